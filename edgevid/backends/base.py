@@ -82,6 +82,8 @@ class Session(ABC):
     #: execution precision actually used, as the runtime reports it ("f32", "bf16", "int8", ...)
     precision: str
     threads: int | None = None
+    #: things the user should know about how the hints were honoured (e.g. an ignored precision hint)
+    notes: list[str] = []
     path: Path
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
@@ -95,7 +97,10 @@ class Session(ABC):
 
     def info(self) -> dict[str, Any]:
         """What actually runs: backend, device, precision, threads (for reports and ``explain``)."""
-        return {"backend": self.backend, "device": self.device, "precision": self.precision, "threads": self.threads}
+        info = {"backend": self.backend, "device": self.device, "precision": self.precision, "threads": self.threads}
+        if self.notes:
+            info["notes"] = list(self.notes)
+        return info
 
     def __enter__(self) -> Session:
         return self

@@ -33,3 +33,11 @@ def edgevid_registry():
     from edgevid import plugins, registry
 
     return registry.build(plugins.new_manager())
+
+
+@pytest.fixture(scope="session")
+def real_model():
+    """Callable fixture: ``real_model("blazeface_short")`` -> verified local Path (see ``edgevid.testing.models``)."""
+    from edgevid.testing.models import real_model_path
+
+    return real_model_path

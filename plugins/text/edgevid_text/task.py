@@ -1,0 +1,140 @@
+"""The ``text`` task: find text lines in a frame and read them (PP-OCRv4 detection + recognition).
+
+Stages: :meth:`TextTask.preprocess` sizes and normalises the frame for the detector;
+:meth:`TextTask.infer` runs the detector, extracts quads, straightens each into a line crop
+and runs the recogniser on batches of crops; :meth:`TextTask.postprocess` decodes the CTC
+output and returns :class:`edgevid.Texts` in source pixels, in reading order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgevid import Task, Texts
+from edgevid.errors import ConfigError
+
+from . import ctc
+from .card import DETECTOR, DIRECTION, RECOGNIZER
+
+# det_post and rec (which need OpenCV) are imported where used, so registering the plugin, e.g. for
+# ``edgevid list``, does not import cv2. PaddleOCR trains on OpenCV-decoded images, so both models
+# take BGR frames as they come, with no channel swap.
+
+
+@dataclass
+class Prepared:
+    """What :meth:`TextTask.preprocess` hands on: the detector's input and the frame to crop lines from."""
+
+    tensor: np.ndarray
+    frame: np.ndarray
+
+
+@dataclass
+class Raw:
+    """What :meth:`TextTask.infer` produces: quads, their detection scores, and recogniser outputs per quad."""
+
+    quads: np.ndarray
+    det_scores: np.ndarray
+    probs: list[np.ndarray]
+
+
+class TextTask(Task):
+    """Detect and read text lines.
+
+    Options: ``det_limit`` (960: the detector's long side, multiple of 32), ``det_thresh`` (0.3:
+    text-pixel probability), ``box_thresh`` (0.6: mean probability inside a box), ``unclip_ratio``
+    (1.5: how much the text kernel is grown), ``min_score`` (0.5: recognition confidence to keep a
+    line), ``batch_size`` (6 lines per recogniser call), ``upside_down`` (False: also load the
+    direction classifier and turn lines read upside down).
+    """
+
+    name = "text"
+    summary = "find and read text lines (PP-OCRv4 det + rec)"
+    models = {"detector": DETECTOR, "recognizer": RECOGNIZER, "direction": DIRECTION}
+    result_key = "texts"
+
+    def __init__(self, models=None, *, det_limit: int = 960, det_thresh: float = 0.3, box_thresh: float = 0.6,
+                 unclip_ratio: float = 1.5, min_score: float = 0.5, batch_size: int = 6, upside_down: bool = False,
+                 **options: Any) -> None:
+        super().__init__(models, **options)
+        if det_limit < 32:
+            raise ConfigError(f"text: det_limit must be at least 32, got {det_limit}")
+        if not (0 < det_thresh < 1 and 0 < box_thresh < 1 and 0 <= min_score < 1):
+            raise ConfigError("text: det_thresh and box_thresh must be in (0, 1) and min_score in [0, 1)")
+        if unclip_ratio <= 0 or batch_size < 1:
+            raise ConfigError("text: unclip_ratio must be > 0 and batch_size >= 1")
+        self.det_limit, self.det_thresh, self.box_thresh = int(det_limit), det_thresh, box_thresh
+        self.unclip_ratio, self.min_score, self.batch_size = unclip_ratio, min_score, int(batch_size)
+        self.upside_down = upside_down
+        if upside_down and self.loaded and "direction" not in self.loaded:
+            raise ConfigError("text: upside_down=True needs the 'direction' model; load with edgevid.load('text', "
+                              "upside_down=True)")
+        rec_model = self.loaded.get("recognizer")
+        self.classes = ctc.charset(rec_model.path) if rec_model is not None else ()
+
+    @classmethod
+    def roles(cls, upside_down: bool = False, **options: Any) -> list[str]:
+        """Detector and recogniser; the direction classifier only with ``upside_down=True``."""
+        return ["detector", "recognizer"] + (["direction"] if upside_down else [])
+
+    def preprocess(self, frame: np.ndarray) -> Prepared:
+        """Resize (aspect kept, long side <= ``det_limit``, multiples of 32) and normalise for the detector."""
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ConfigError(f"text: expected an HxWx3 BGR frame, got shape {frame.shape}")
+        from . import det_post
+
+        return Prepared(det_post.det_tensor(frame, self.det_limit), frame)
+
+    def _detect(self, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+        from . import det_post
+
+        prob = next(iter(self.loaded["detector"](prepared.tensor).values()))
+        quads, scores = det_post.boxes_from_map(
+            prob[0, 0], prepared.frame.shape[:2], thresh=self.det_thresh, box_thresh=self.box_thresh,
+            unclip_ratio=self.unclip_ratio)
+        order = det_post.reading_order(quads)
+        return quads[order], scores[order]
+
+    def _turn_upside_down_lines(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """Rotate by 180° the crops the direction classifier is confident are upside down (PaddleOCR's 0.9)."""
+        from . import rec
+
+        model = self.loaded["direction"]
+        for idx, tensor in rec.batches(crops, self.batch_size, height=48, width=192):
+            probs = next(iter(model(tensor).values()))
+            for i, p in zip(idx, probs):
+                if p.argmax() == 1 and p[1] > 0.9:
+                    crops[i] = np.ascontiguousarray(crops[i][::-1, ::-1])
+        return crops
+
+    def infer(self, prepared: Prepared) -> Raw:
+        """Detect quads, crop each line, and run the recogniser on batches of similar-width crops."""
+        from . import rec
+
+        quads, scores = self._detect(prepared)
+        crops = [rec.crop_quad(prepared.frame, q) for q in quads]
+        if self.upside_down and crops:
+            crops = self._turn_upside_down_lines(crops)
+        probs: list[np.ndarray] = [None] * len(crops)  # type: ignore[list-item]
+        model = self.loaded["recognizer"]
+        for idx, tensor in rec.batches(crops, self.batch_size):
+            out = next(iter(model(tensor).values()))
+            for i, p in zip(idx, out):
+                probs[i] = p
+        return Raw(quads, scores, probs)
+
+    def postprocess(self, raw: Raw, prepared: Prepared) -> Texts:
+        """CTC-decode each line; keep lines read with confidence >= ``min_score``."""
+        keep_q, keep_t, keep_s = [], [], []
+        for quad, p in zip(raw.quads, raw.probs):
+            text, score = ctc.greedy_decode(p[None], self.classes)[0]
+            if text.strip() and score >= self.min_score:
+                keep_q.append(quad)
+                keep_t.append(text)
+                keep_s.append(score)
+        if not keep_q:
+            return Texts()
+        return Texts(polygon=np.stack(keep_q).astype(np.float32), text=keep_t, score=np.asarray(keep_s, np.float32))
