@@ -28,6 +28,10 @@ RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 DELEGATES = {
     "EDGETPU": ("libedgetpu.so.1", "libedgetpu.1.dylib", "edgetpu.dll"),
     "GPU": ("libtensorflowlite_gpu_delegate.so",),
+    # NXP i.MX 8M Plus NPU through VeriSilicon's TIM-VX delegate (shipped in NXP's Yocto BSP)
+    "NPU": ("libvx_delegate.so",),
+    # Qualcomm Hexagon/HTP through the QNN TFLite delegate
+    "QNN": ("libQnnTFLiteDelegate.so",),
 }
 
 
@@ -112,7 +116,7 @@ class TfliteSession(Session):
 
 
 class TfliteBackend(Backend):
-    """LiteRT / TFLite. Reads ``.tflite``; CPU through XNNPACK, EdgeTPU and GPU through delegates."""
+    """TFLite/LiteRT. Reads ``.tflite``; CPU through XNNPACK; EdgeTPU, GPU, i.MX NPU (VX) and QNN through delegates."""
 
     name = "tflite"
     module = "ai_edge_litert"
