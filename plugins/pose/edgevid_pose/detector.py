@@ -11,29 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgevid.errors import UnsupportedModelError
+from edgevid.vision.image import Letterbox, image_tensor, input_geometry
 
 from . import anchors
-from .roi import Letterbox, Roi, roi_from_alignment
-
-
-def input_geometry(spec) -> tuple[int, int, bool]:
-    """(height, width, channels_first) of a 4-D image input :class:`~edgevid.TensorSpec`."""
-    shape = tuple(spec.shape)
-    if len(shape) != 4:
-        raise UnsupportedModelError(
-            f"expected a 4-D image input, got {spec.name}{list(shape)}; use the card's variants")
-    nchw = shape[1] == 3 and shape[3] != 3
-    h, w = (shape[2], shape[3]) if nchw else (shape[1], shape[2])
-    if h is None or w is None:
-        raise UnsupportedModelError(f"input {spec.name} has a dynamic size {list(shape)}; pose models need a fixed one")
-    return int(h), int(w), nchw
-
-
-def image_tensor(rgb: np.ndarray, card_input, nchw: bool) -> np.ndarray:
-    """uint8 RGB HxWx3 -> normalised float32 batch of one, per the card's :class:`~edgevid.InputSpec`."""
-    x = rgb.astype(np.float32) * np.float32(card_input.scale)
-    x = (x - np.asarray(card_input.mean, np.float32)) / np.asarray(card_input.std, np.float32)
-    return (x.transpose(2, 0, 1) if nchw else x)[None]
+from .roi import Roi, roi_from_alignment
 
 
 @dataclass

@@ -90,39 +90,3 @@ def apply(m: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine to points (..., 2)."""
     pts = np.asarray(points, np.float64)
     return pts @ m[:, :2].T + m[:, 2]
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Aspect-preserving resize into a ``size`` square, centred, padding black (the detector's input)."""
-
-    size: int
-    scale_x: float
-    scale_y: float
-    pad_x: float
-    pad_y: float
-
-    @classmethod
-    def fit(cls, height: int, width: int, size: int) -> Letterbox:
-        """The letterbox of a ``height x width`` image into ``size``."""
-        k = size / max(height, width)
-        nw, nh = max(1, round(width * k)), max(1, round(height * k))
-        return cls(size, nw / width, nh / height, (size - nw) // 2, (size - nh) // 2)
-
-    def apply(self, image: np.ndarray) -> np.ndarray:
-        """The letterboxed uint8 image."""
-        import cv2
-
-        h, w = image.shape[:2]
-        nw, nh = round(w * self.scale_x), round(h * self.scale_y)
-        # INTER_AREA: big frames shrink by up to ~9x here and bilinear would alias
-        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        out = np.zeros((self.size, self.size) + image.shape[2:], image.dtype)
-        px, py = int(self.pad_x), int(self.pad_y)
-        out[py:py + nh, px:px + nw] = resized
-        return out
-
-    def to_source(self, normalized: np.ndarray) -> np.ndarray:
-        """Normalised letterbox coordinates (..., 2) -> continuous source pixels."""
-        p = np.asarray(normalized, np.float64) * self.size
-        return np.stack([(p[..., 0] - self.pad_x) / self.scale_x, (p[..., 1] - self.pad_y) / self.scale_y], axis=-1)

@@ -23,10 +23,11 @@ import numpy as np
 
 from edgevid import Poses, Task
 from edgevid.errors import ConfigError
+from edgevid.vision.image import image_tensor, input_geometry
 
 from . import landmarks as lm
 from .card import DETECTOR, LANDMARKS
-from .detector import Detector, image_tensor, input_geometry
+from .detector import Detector
 from .roi import Roi, apply, crop_to_source, roi_from_alignment, warp_roi
 
 

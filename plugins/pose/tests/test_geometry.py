@@ -12,6 +12,7 @@ cv2 = pytest.importorskip("cv2")
 from edgevid import TensorSpec
 from edgevid.errors import UnsupportedModelError
 from edgevid.testing import scenes_pose
+from edgevid.vision.image import Letterbox
 from edgevid_pose import anchors, landmarks, roi
 
 
@@ -65,7 +66,7 @@ def test_warp_and_inverse_map_agree_on_a_real_image():
 
 
 def test_letterbox_round_trip():
-    lb = roi.Letterbox.fit(480, 640, 224)
+    lb = Letterbox.fit(480, 640, 224)
     assert (lb.pad_x, lb.pad_y) == (0, 28)
     pts = np.array([[0.0, 0.0], [640.0, 480.0], [123.4, 56.7]])
     norm = np.stack([(pts[:, 0] * lb.scale_x + lb.pad_x) / 224, (pts[:, 1] * lb.scale_y + lb.pad_y) / 224], axis=1)

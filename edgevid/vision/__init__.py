@@ -1,0 +1,4 @@
+"""Image-model helpers shared by task plugins: letterboxing, input tensors, SSD anchor decoding.
+
+Imported only by plugins (never by ``import edgevid``); OpenCV is imported inside functions.
+"""
