@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "edgevid.api",
     "plan": "edgevid.api",
+    "stream": "edgevid.pipeline.api",
     "Task": "edgevid.tasks.base",
     "Detections": "edgevid.tasks.results",
     "Poses": "edgevid.tasks.results",
@@ -50,6 +51,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import load, plan
+    from .pipeline.api import stream
     from .backends.base import Backend, LoadOptions, Session, TensorSpec
     from .errors import EdgevidError
     from .hookspecs import hookimpl

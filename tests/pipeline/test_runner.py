@@ -1,0 +1,112 @@
+"""The pipeline: order, equivalence with a plain loop, JSONL rows, failures flushed, graceful signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import edgevid
+from edgevid.errors import SourceCorruptError
+from edgevid.pipeline.runner import Pipeline
+from edgevid.pipeline.sinks import JsonlSink
+from edgevid.pipeline.sources import open_source
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "edgevid", *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_pipelined_results_equal_the_plain_loop_in_order(video):
+    task = edgevid.load("face", backend="tflite", model="short")
+    plain = [task(f.image).xyxy.round(3).tolist() for f in open_source(str(video))]
+    pipe = Pipeline(task, [open_source(str(video))], queue_size=2)
+    got = list(pipe.results())
+    assert [f.index for f, _ in got] == list(range(40))
+    assert [r.xyxy.round(3).tolist() for _, r in got] == plain
+    assert pipe.stats.frames == 40 and all(v > 0 for k, v in pipe.stats.stages.seconds.items() if k != "sink")
+
+
+def test_face_jsonl_rows_follow_the_moving_face(video, tmp_path):
+    out = tmp_path / "r.jsonl"
+    proc = cli("run", "face", str(video), "--out", str(out), "--backend", "tflite", "-o", "model=\"short\"")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(40))
+    assert all(r["task"] == "face" and r["source"] == str(video) for r in rows)
+    found = [r for r in rows if r["detections"]]
+    assert len(found) >= 36
+    d = found[0]["detections"][0]
+    assert set(d) >= {"box", "score", "keypoints"} and len(d["box"]) == 4
+    # the face moves right by 5 px per frame; so must the box
+    xs = [r["detections"][0]["box"][0] for r in found]
+    frames = [r["frame"] for r in found]
+    slope = (xs[-1] - xs[0]) / (frames[-1] - frames[0])
+    assert slope == pytest.approx(5.0, abs=0.6)
+
+
+def test_truncated_file_flushes_decoded_frames_then_exits_with_corrupt_code(truncated, tmp_path):
+    out = tmp_path / "t.jsonl"
+    proc = cli("run", "motion", str(truncated), "--out", str(out))
+    assert proc.returncode == SourceCorruptError.exit_code, proc.stderr
+    assert "Traceback" not in proc.stderr and "truncated or corrupt" in proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) >= 10 and [r["frame"] for r in rows] == list(range(len(rows)))
+
+
+def test_errors_at_the_door(tmp_path, video):
+    assert cli("run", "nosuch", str(video)).returncode == 3
+    proc = cli("run", "motion", str(tmp_path / "missing.mp4"))
+    assert proc.returncode == 13 and proc.stderr.strip().splitlines()[-1].startswith("edgevid: error:")
+    assert cli("run", "motion", str(video), "--stride", "0").returncode == 2
+
+
+def test_sigint_stops_gracefully_with_complete_jsonl(tmp_path):
+    from tests.pipeline.conftest import moving_face_frames, write_video
+
+    long = write_video(tmp_path / "long.mp4", moving_face_frames(40) * 15)  # 600 frames
+    out = tmp_path / "s.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "edgevid", "run", "face", str(long), "--out", str(out),
+                             "--backend", "tflite"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while (not out.exists() or out.stat().st_size < 2000) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "interrupted" in err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line complete JSON
+    assert 0 < len(rows) < 600 and [r["frame"] for r in rows] == list(range(len(rows)))
+
+
+def test_jsonl_is_synced_within_a_second(tmp_path):
+    sink = JsonlSink(str(tmp_path / "x.jsonl"), interval=0.2)
+    sink.write({"frame": 0})
+    time.sleep(0.25)
+    sink.write({"frame": 1})  # the interval passed: this write syncs both lines
+    assert len((tmp_path / "x.jsonl").read_text().splitlines()) == 2
+    sink.close()
+
+
+def test_stream_api_and_early_break(video):
+    seen = []
+    for r in edgevid.stream("motion", str(video), stride=2):
+        seen.append(r.frame)
+        if len(seen) == 5:
+            break
+    assert seen == [0, 2, 4, 6, 8]
+    rows = [r.to_dict() for r in edgevid.stream("face", str(video), end=0.5, backend="tflite")]
+    assert [r["frame"] for r in rows] == [0, 1, 2, 3, 4] and all("detections" in r for r in rows)
+
+
+def test_multiple_sources_in_one_run(video, tmp_path):
+    out = tmp_path / "m.jsonl"
+    proc = cli("run", "motion", str(video), str(video), "--stride", "10", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == [0, 10, 20, 30] * 2
