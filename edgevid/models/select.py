@@ -101,11 +101,13 @@ def choose(card: ModelCard, *, registry, backend: str | None = None, device: str
     from ..devices.probe import this_host
     from ..devices.profiles import Preference
 
+    # measurements describe this machine: a simulated host (tests, --device what-ifs) never uses them
+    use_measured = host is None and not (backend or device or variant or profile)
     host = host or this_host()
     prof, matched = (profiles.get(profile), ["named by the user"]) if profile else profiles.match(host)
     device = device.upper() if device else None
     prefs = list(prof.prefer)
-    stored = measured(card.id) if not (backend or device or variant or profile) else None
+    stored = measured(card.id) if use_measured else None
     if stored:
         prefs.insert(0, Preference(stored["backend"], stored["device"], stored.get("why", "measured fastest here"),
                                    variants=(stored["variant"],)))
