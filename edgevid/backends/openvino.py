@@ -76,6 +76,7 @@ class OpenVinoSession(Session):
         self.device = device
         self.inputs = [_spec(p, i, "input") for i, p in enumerate(compiled.inputs)]
         self.outputs = [_spec(p, i, "output") for i, p in enumerate(compiled.outputs)]
+        self._names = [o.name for o in self.outputs]
         self.precision = _execution_precision(compiled, device)
         self.notes = notes
         self.execution_devices = list(compiled.get_property("EXECUTION_DEVICES"))
@@ -94,8 +95,9 @@ class OpenVinoSession(Session):
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one synchronous inference on this thread's infer request."""
         with translate_errors(self.backend, self.path, "run"):
-            values = self._request().infer({k: np.ascontiguousarray(v) for k, v in feeds.items()})
-            return {spec.name: values[port] for spec, port in zip(self.outputs, self.compiled.outputs)}
+            # share_inputs: the request reads the caller's arrays in place for this synchronous call
+            values = self._request().infer({k: np.ascontiguousarray(v) for k, v in feeds.items()}, share_inputs=True)
+            return dict(zip(self._names, values.to_tuple()))
 
     def info(self) -> dict[str, Any]:
         """Backend, device, precision and threads, plus the devices AUTO resolved to."""
@@ -137,6 +139,11 @@ class OpenVinoBackend(Backend):
                 notes.append(f"unknown precision hint {opts.precision!r} ignored")
             else:
                 config["INFERENCE_PRECISION_HINT"] = _HINTS[opts.precision]
+        if device == "CPU":
+            # Pinned workers share cores with the pipeline's decode/pre/post threads and the caller;
+            # on a 2-core host that made latency bimodal (3.4 or 4.8 ms per process for BlazePose
+            # detection) against a steady 3.1-3.7 ms unpinned. Users can turn it back on in options.
+            config["ENABLE_CPU_PINNING"] = False
         if opts.threads and device == "CPU":
             config["INFERENCE_NUM_THREADS"] = int(opts.threads)
         elif opts.threads:
