@@ -80,13 +80,25 @@ def bench_model(path: Path, sel: Selection, budget: Budget, progress: Callable[[
         row["samples_ms"] = [round(x, 4) for x in timing.samples_ms]
         if ref_out is None:
             ref_out, row["reference"] = out, True
-        row["max_abs_diff_vs_reference"] = float(max(np.abs(np.asarray(out[k], np.float64) - ref_out[k]).max()
-                                                     for k in ref_out if k in out)) if set(out) == set(ref_out) else None
+        row["max_rel_diff_vs_reference"] = _rel_diff(out, ref_out)
         session.close()
         row["throughput"] = _throughput(cls, path, device, feeds, sel, budget)
         row["load"] = loadtime.measure(backend, device, str(path), sel.threads, None)
         rows.append(row)
     return rows
+
+
+def _rel_diff(out: dict, ref: dict) -> float | None:
+    """Largest output difference from the reference, relative to that output's largest magnitude."""
+    if set(out) != set(ref):
+        return None
+    worst = 0.0
+    for k, r in ref.items():
+        r64, o64 = np.asarray(r, np.float64), np.asarray(out[k], np.float64)
+        if r64.shape != o64.shape:
+            return None
+        worst = max(worst, float(np.abs(o64 - r64).max() / max(np.abs(r64).max(), 1e-12)))
+    return round(worst, 6)
 
 
 def _throughput(cls, path: Path, device: str, feeds: dict, sel: Selection, budget: Budget) -> dict:
