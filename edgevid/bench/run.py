@@ -127,7 +127,8 @@ def task_configs(task: str, sel: Selection) -> tuple[list[tuple[str, str, str]],
             continue
         bcls = reg.backend(backend)
         missing = [c.id for c in cards if not any(v.name == name for v in c.variants)]
-        unreadable = [c.id for c in cards for v in c.variants if v.name == name and not bcls.reads(v.format)]
+        unreadable = [c.id for c in cards for v in c.variants
+                      if v.name == name and (not bcls.reads(v.format) or v.incompatible_reason(backend))]
         if missing or unreadable:
             why = f"no {name} variant of {', '.join(missing)}" if missing else f"{backend} cannot read {', '.join(unreadable)}"
             skipped.append({"backend": backend, "device": device, "variant": name, "reason": why})

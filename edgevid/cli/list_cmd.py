@@ -35,7 +35,8 @@ def catalog(tasks: list[str] | None = None) -> list[dict]:
                     "name": v.name, "format": v.format, "precision": v.precision, "compression": v.compression,
                     "sha256": v.sha256, "source": v.source.describe(), "cached": store.is_cached(v),
                     "accuracy": v.accuracy, "reference": v.reference,
-                    "backends": sorted(b for b, cls_ in installed.items() if cls_.reads(v.format)),
+                    "backends": sorted(b for b, cls_ in installed.items()
+                                       if cls_.reads(v.format) and not v.incompatible_reason(b)),
                 } for v in card.variants],
             })
         out.append({"task": name, "summary": cls.summary, "result_key": cls.result_key, "models": models})

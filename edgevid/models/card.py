@@ -80,6 +80,13 @@ class Variant:
     reference: bool = False
     sidecars: tuple[Sidecar, ...] = ()
     recipe: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: (backend, reason) pairs: backends that read this format in general but not this file
+    #: (e.g. OpenVINO and a TFLite custom op); selection rejects them with the reason
+    incompatible: tuple[tuple[str, str], ...] = ()
+
+    def incompatible_reason(self, backend: str) -> str | None:
+        """Why ``backend`` cannot run this variant although it reads its format, or ``None``."""
+        return dict(self.incompatible).get(backend)
 
     @property
     def filename(self) -> str:

@@ -147,6 +147,9 @@ def choose(card: ModelCard, *, registry, backend: str | None = None, device: str
             if not cls.reads(v.format):
                 rejected.append(Rejection(p.backend, p.device, v.name, f"{p.backend} does not read {v.format}"))
                 continue
+            if v.incompatible_reason(p.backend):
+                rejected.append(Rejection(p.backend, p.device, v.name, v.incompatible_reason(p.backend)))
+                continue
             if not variant and v.accuracy is not None and v.accuracy < ACCURACY_FLOOR:
                 rejected.append(Rejection(p.backend, p.device, v.name,
                                           f"accuracy {v.accuracy:.3f} of fp32 is below the floor {ACCURACY_FLOOR}"))
