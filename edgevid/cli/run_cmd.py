@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -13,7 +14,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a task on sources, one JSON object per processed frame")
     p.add_argument("task")
     p.add_argument("sources", nargs="+", metavar="SOURCE",
-                   help="video file, image folder or glob, camera index, /dev/videoN, rtsp:// or http:// URL")
+                   help="video file, image folder or glob, camera index, /dev/videoN, rtsp:// or http:// URL; "
+                        "'sample' is the built-in sample video")
     p.add_argument("--out", metavar="FILE.jsonl", help="write results here (default: stdout)")
     p.add_argument("--backend")
     p.add_argument("--device", dest="device", help="backend device (CPU, GPU, NPU, AUTO, ...)")
@@ -83,6 +85,10 @@ def run(args) -> int:
     sources = []
     try:
         for spec in args.sources:
+            if spec == "sample" and not os.path.exists(spec):
+                from ..samples import sample_video
+
+                spec = str(sample_video())
             sources.append(open_source(spec, sampling))
         task = load(args.task, backend=args.backend, device=args.device, variant=args.variant,
                     precision=args.precision, threads=args.threads, profile=args.profile, **_options(args.option))

@@ -110,3 +110,18 @@ def test_multiple_sources_in_one_run(video, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["frame"] for r in rows] == [0, 10, 20, 30] * 2
+
+
+@pytest.mark.parametrize("task,key", [("face", "detections"), ("segment", "mask"), ("pose", "poses"),
+                                      ("text", "texts"), ("motion", "events")])
+def test_every_task_runs_on_the_builtin_sample(task, key, tmp_path):
+    out = tmp_path / f"{task}.jsonl"
+    proc = cli("run", task, "sample", "--end", "1.0", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(10))  # 1 s of the 10 fps sample
+    assert all(r["task"] == task and key in r for r in rows)
+    if task == "face":
+        assert sum(len(r["detections"]) for r in rows) >= 10  # the near face in every frame
+    if task == "segment":
+        assert all(r["mask_area"] > 0 for r in rows)  # a person is in every frame
