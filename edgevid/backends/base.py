@@ -146,6 +146,14 @@ class Backend(ABC):
         """Devices this runtime can use on this host, e.g. ``["CPU", "GPU"]`` (imports the runtime)."""
 
     @classmethod
+    def precisions(cls, device: str) -> list[str | None]:
+        """Execution-precision hints worth comparing on ``device``; ``None`` is the runtime's default.
+
+        Backends that always run the model's own precision return ``[None]``.
+        """
+        return [None]
+
+    @classmethod
     @abstractmethod
     def load(cls, path: str | Path, options: LoadOptions | None = None) -> Session:
         """Load ``path`` into a :class:`Session` on ``options.device``."""

@@ -124,6 +124,14 @@ class OpenVinoBackend(Backend):
         return list(core().available_devices) + ["AUTO"]
 
     @classmethod
+    def precisions(cls, device: str) -> list[str | None]:
+        """The device's default precision, plus ``f32`` when the default is lower (bf16 on AMX/AVX-512 BF16)."""
+        if device == "AUTO":
+            return [None]
+        default = core().get_property(device, "INFERENCE_PRECISION_HINT").get_type_name()
+        return [None] if default == "f32" else [None, "f32"]
+
+    @classmethod
     def load(cls, path: str | Path, options: LoadOptions | None = None) -> OpenVinoSession:
         """Compile ``path`` for ``options.device``; compiled blobs are cached under ``options.cache_dir``."""
         opts = options or LoadOptions()

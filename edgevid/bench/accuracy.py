@@ -5,7 +5,7 @@ The metric follows the result type, so any task is covered:
 * detections — F1 of one-to-one matches at IoU 0.5;
 * masks — mean IoU;
 * texts — character accuracy of the strings (1 - normalised edit distance), matched by box;
-* poses — share of keypoints within 5% of the person's box size;
+* poses — share of the reference's visible keypoints within 5% of the person's box size;
 * anything else with ``to_dict`` — share of frames whose JSON is identical.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from ..tasks.results import Detections, Mask, Poses, Texts, box_iou
 
 METRICS = {Detections: "detection F1 @ IoU 0.5", Mask: "mask IoU", Texts: "character accuracy",
-           Poses: "keypoints within 5% of box"}
+           Poses: "visible keypoints within 5% of box"}
 
 
 def _match(a: np.ndarray, b: np.ndarray, iou: float = 0.5) -> list[tuple[int, int]]:
@@ -55,11 +55,13 @@ def frame_score(ref, got) -> float:
         pairs = _match(ref.xyxy, got.xyxy)
         if not len(ref):
             return 1.0 if not len(got) else 0.0
-        hits = 0
+        hits = 0.0
         for i, j in pairs:
             size = max(ref.xyxy[i, 2] - ref.xyxy[i, 0], ref.xyxy[i, 3] - ref.xyxy[i, 1])
+            # only keypoints the reference sees: guesses for occluded or out-of-frame joints are not signal
+            seen = ref.keypoints[i, :, 2] > 0.5 if ref.keypoints.shape[-1] > 2 else np.ones(len(ref.keypoints[i]), bool)
             d = np.linalg.norm(ref.keypoints[i, :, :2] - got.keypoints[j, :, :2], axis=1)
-            hits += float((d <= 0.05 * size).mean())
+            hits += float((d[seen] <= 0.05 * size).mean()) if seen.any() else 1.0
         return hits / len(ref)
     same = json.dumps(ref.to_dict(), sort_keys=True) == json.dumps(got.to_dict(), sort_keys=True)
     return float(same)

@@ -24,6 +24,8 @@ def feeds_for(session) -> dict[str, np.ndarray]:
         if len(shape) == 4 and spec.layout in ("NHWC", "NCHW"):
             nchw = spec.layout == "NCHW"
             h, w = (shape[2], shape[3]) if nchw else (shape[1], shape[2])
+            if h and not w:  # a fixed height and free width is a text-line model: PP-OCR's 48x320 strip
+                w = round(h * 320 / 48)
             h, w = h or DYNAMIC_HW, w or DYNAMIC_HW
             img = cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
             if np.issubdtype(dtype, np.integer):

@@ -19,7 +19,7 @@ def recommend(doc: dict, goal: str = "latency") -> dict | None:
         best = min(ok, key=lambda r: r["latency_ms"]["p50"])
         figure = f"{best['latency_ms']['p50']:.2f} ms p50"
     return {"goal": goal, "config": label(best), "backend": best["backend"], "device": best["device"],
-            "variant": best["variant"], "precision": best["precision"],
+            "variant": best["variant"], "precision": best["precision"], "precision_hint": best.get("precision_hint"),
             "why": f"edgevid bench on this host: best {goal} ({figure}) at or above the accuracy floor"}
 
 
@@ -34,5 +34,5 @@ def store(rec: dict, model_ids: list[str]) -> None:
     except (OSError, ValueError):
         data = {}
     for mid in model_ids:
-        data[mid] = {k: rec[k] for k in ("backend", "device", "variant", "why")}
+        data[mid] = {k: rec.get(k) for k in ("backend", "device", "variant", "precision_hint", "why")}
     path.write_text(json.dumps(data, indent=2))

@@ -47,7 +47,8 @@ def validate(doc: dict) -> None:
 
 def label(row: dict) -> str:
     """Short name of a configuration: backend/device/variant."""
-    return f"{row['backend']}/{row['device']}/{row['variant']}"
+    base = f"{row['backend']}/{row['device']}/{row['variant']}"
+    return f"{base}@{row['precision']}" if row.get("precision_hint") else base
 
 
 def table(doc: dict) -> tuple[list[str], list[list[str]]]:
@@ -60,7 +61,8 @@ def table(doc: dict) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in doc["results"]:
         lat, load = r["latency_ms"], r.get("load", {})
-        cells = [r["backend"], r["device"], r["variant"], f"{r['precision']}/{r['compression']}", f"{r['size_mb']:.2f}",
+        prec = f"{r['precision']}{' (pinned)' if r.get('precision_hint') else ''}/{r['compression']}"
+        cells = [r["backend"], r["device"], r["variant"], prec, f"{r['size_mb']:.2f}",
                  f"{lat['p50']:.2f}", f"{lat['p90']:.2f}", f"{lat['p99']:.2f}",
                  f"{lat['cv']:.2f}{' noisy' if lat['noisy'] else ''}", f"{r['throughput'].get('fps', 0):.1f}",
                  f"{load['create_s'] + load['first_inference_s']:.2f}" if "create_s" in load else "?",

@@ -64,10 +64,10 @@ def bench_model(path: Path, sel: Selection, budget: Budget, progress: Callable[[
     pairs = [(b, d) for b, d in backend_devices(sel) if reg.backend(b).reads(fmt)]
     native = NATIVE[fmt]
     pairs.sort(key=lambda p: p[0] != native)  # the native runtime first: it is the reference
-    for backend, device in pairs:
-        progress(f"{path.name} on {backend} {device}")
+    for backend, device, hint in [(b, d, h) for b, d in pairs for h in reg.backend(b).precisions(d)]:
+        progress(f"{path.name} on {backend} {device} {hint or ''}")
         cls = reg.backend(backend)
-        opts = LoadOptions(device=device, threads=sel.threads)
+        opts = LoadOptions(device=device, threads=sel.threads, precision=hint)
         session = cls.load(path, opts)
         from .inputs import feeds_for
 
@@ -75,6 +75,7 @@ def bench_model(path: Path, sel: Selection, budget: Budget, progress: Callable[[
         timing = time_calls(lambda: session.run(feeds), budget)
         out = session.run(feeds)
         row = _config_row(backend, device, "file", session.precision, "none", _size_mb([path]), session.info())
+        row["precision_hint"] = hint
         row["latency_ms"] = timing.summary.as_dict()
         row["warmup_runs"] = timing.warmup_runs
         row["samples_ms"] = [round(x, 4) for x in timing.samples_ms]
@@ -82,8 +83,8 @@ def bench_model(path: Path, sel: Selection, budget: Budget, progress: Callable[[
             ref_out, row["reference"] = out, True
         row["max_rel_diff_vs_reference"] = _rel_diff(out, ref_out)
         session.close()
-        row["throughput"] = _throughput(cls, path, device, feeds, sel, budget)
-        row["load"] = loadtime.measure(backend, device, str(path), sel.threads, None)
+        row["throughput"] = _throughput(cls, path, device, feeds, sel, budget, hint)
+        row["load"] = loadtime.measure(backend, device, str(path), sel.threads, hint)
         rows.append(row)
     return rows
 
@@ -101,10 +102,10 @@ def _rel_diff(out: dict, ref: dict) -> float | None:
     return round(worst, 6)
 
 
-def _throughput(cls, path: Path, device: str, feeds: dict, sel: Selection, budget: Budget) -> dict:
+def _throughput(cls, path: Path, device: str, feeds: dict, sel: Selection, budget: Budget, hint=None) -> dict:
     seconds = min(3.0, max(1.0, budget.min_seconds))
     if cls.name == "openvino":
-        return throughput.openvino_fps(path, device, feeds, seconds, None)
+        return throughput.openvino_fps(path, device, feeds, seconds, hint)
     cores = os.cpu_count() or 1
     return throughput.threaded_fps(lambda: cls.load(path, LoadOptions(device=device, threads=1)), feeds, seconds,
                                    streams=max(1, min(cores, 4)))
@@ -115,10 +116,13 @@ def _config_row(backend, device, variant, precision, compression, size_mb, info)
             "compression": compression, "size_mb": size_mb, "runtime": info}
 
 
-def task_configs(task: str, sel: Selection) -> tuple[list[tuple[str, str, str]], list[dict]]:
-    """(backend, device, variant) configurations that can run every model of ``task``, and the skipped ones."""
+def task_configs(task: str, sel: Selection) -> tuple[list[tuple[str, str, str, str | None]], list[dict]]:
+    """(backend, device, variant, precision hint) configurations that can run every model of ``task``,
+    and the skipped ones. A model-free task has one configuration: ("none", "CPU", "none", None)."""
     reg = get_registry()
     cls = reg.task(task)
+    if not cls.models:
+        return [("none", "CPU", "none", None)], []
     cards = [catalog_variants(c) for c in cls.models.values()]
     names = sorted({v.name for c in cards for v in c.variants}, key=lambda n: (n != "fp32", n))
     configs, skipped = [], []
@@ -133,7 +137,7 @@ def task_configs(task: str, sel: Selection) -> tuple[list[tuple[str, str, str]],
             why = f"no {name} variant of {', '.join(missing)}" if missing else f"{backend} cannot read {', '.join(unreadable)}"
             skipped.append({"backend": backend, "device": device, "variant": name, "reason": why})
             continue
-        configs.append((backend, device, name))
+        configs += [(backend, device, name, hint) for hint in bcls.precisions(device)]
     return configs, skipped
 
 
@@ -149,9 +153,13 @@ def bench_task(task: str, frames: list[np.ndarray], source: Path, sel: Selection
     acc_frames = frames[:ACCURACY_FRAMES]
     reference = _reference_results(task, acc_frames, options, progress)
     rows = []
-    for backend, device, variant in configs:
-        progress(f"{task} on {backend} {device} {variant}")
-        t = load(task, backend=backend, device=device, variant=variant, threads=sel.threads, **options)
+    for backend, device, variant, hint in configs:
+        progress(f"{task} on {backend} {device} {variant} {hint or ''}")
+        if backend == "none":
+            t = load(task, **options)
+        else:
+            t = load(task, backend=backend, device=device, variant=variant, threads=sel.threads, precision=hint,
+                     **options)
         try:
             cycle = itertools.cycle(frames)
             timing = time_calls(lambda: t.process(next(cycle)), budget)
@@ -167,6 +175,7 @@ def bench_task(task: str, frames: list[np.ndarray], source: Path, sel: Selection
             compression = sorted({m.variant.compression for m in t.loaded.values()})
             row = _config_row(backend, device, variant, "+".join(precisions) or "n/a", "+".join(compression) or "none",
                               _size_mb(paths), info)
+            row["precision_hint"] = hint
             row["latency_ms"] = timing.summary.as_dict()
             row["warmup_runs"] = timing.warmup_runs
             row["samples_ms"] = [round(x, 4) for x in timing.samples_ms]
@@ -176,7 +185,8 @@ def bench_task(task: str, frames: list[np.ndarray], source: Path, sel: Selection
             row["accuracy"] = {"metric": accuracy.metric_name(reference[0]) if reference else "n/a",
                                "vs_reference": None if np.isnan(score) else round(score, 4), "floor": floor,
                                "below_floor": bool(not np.isnan(score) and score < floor)}
-            row["load"] = _task_load(t, sel)
+            row["load"] = _task_load(t, sel, frames[0]) if t.loaded else {"create_s": 0.0, "first_inference_s": 0.0,
+                                                                             "rss_added_mb": 0.0, "peak_rss_mb": 0.0}
             row["throughput"] = {"fps": row["video"]["fps"], "mode": "video pipeline (decode/pre/infer/post threads)"}
             rows.append(row)
         finally:
@@ -209,13 +219,49 @@ def _reference_results(task: str, frames: list[np.ndarray], options: dict, progr
         t.close()
 
 
-def _task_load(task, sel: Selection) -> dict:
-    """Load figures summed over the task's models, each measured in a fresh process."""
+def _recorded_feeds(task, frame: np.ndarray, folder: Path) -> dict[str, str]:
+    """Run ``frame`` through ``task`` once, saving the first input each model really got (role -> .npz path)."""
+    saved: dict[str, str] = {}
+    originals = {}
+    for role, m in task.loaded.items():
+        originals[role] = m.session.run
+
+        def spy(feeds, role=role, run=m.session.run):
+            if role not in saved:
+                saved[role] = str(folder / f"{role}.npz")
+                np.savez(saved[role], **{k: np.asarray(v) for k, v in feeds.items()})
+            return run(feeds)
+
+        m.session.run = spy
+    try:
+        task.process(frame)
+    finally:
+        for role, m in task.loaded.items():
+            m.session.run = originals[role]
+        task.reset()
+    return saved
+
+
+def _task_load(task, sel: Selection, frame: np.ndarray) -> dict:
+    """Load figures summed over the task's models, each measured in a fresh process on its real input."""
+    import tempfile
+
     total: dict[str, float] = {}
-    for m in task.loaded.values():
-        r = loadtime.measure(m.session.backend, m.session.device, str(m.path), sel.threads, None)
-        if "error" in r:
-            return r
-        for k, v in r.items():
+    with tempfile.TemporaryDirectory() as tmp:
+        feeds = _recorded_feeds(task, frame, Path(tmp))
+        for role, m in task.loaded.items():
+            r = loadtime.measure(m.session.backend, m.session.device, str(m.path), sel.threads, None,
+                                 feeds.get(role))
+            total = _add_load(total, r)
+            if "error" in r:
+                return r
+    return total
+
+
+def _add_load(total: dict, r: dict) -> dict:
+    for k, v in r.items():
+        if isinstance(v, str):
+            total[k] = v
+        else:
             total[k] = round(total.get(k, 0.0) + v, 4) if k != "peak_rss_mb" else max(total.get(k, 0.0), v)
     return total

@@ -110,7 +110,7 @@ def choose(card: ModelCard, *, registry, backend: str | None = None, device: str
     stored = measured(card.id) if use_measured else None
     if stored:
         prefs.insert(0, Preference(stored["backend"], stored["device"], stored.get("why", "measured fastest here"),
-                                   variants=(stored["variant"],)))
+                                   precision=stored.get("precision_hint"), variants=(stored["variant"],)))
     # registered backends the profile does not mention still get a chance, last
     named = {p.backend for p in prefs}
     prefs += [Preference(b, "CPU", "not ranked by the profile; tried last") for b in sorted(registry.backends)
