@@ -75,12 +75,12 @@ class _Progress:
 def run(args) -> int:
     """Load the task, open the sources, run the pipeline; SIGINT/SIGTERM end it gracefully with exit code 0."""
     from ..api import load
-    from ..pipeline.runner import Pipeline
+    from ..pipeline.runner import Pipeline, inference_threads
     from ..pipeline.sinks import JsonlSink
     from ..pipeline.sources import Sampling, open_source
     from ..registry import get_registry
 
-    get_registry().task(args.task)  # unknown tasks fail here, before any model or source is touched
+    task_cls = get_registry().task(args.task)  # unknown tasks fail here, before any model or source is touched
     sampling = Sampling(fps=args.fps, stride=args.stride, start=args.start, end=args.end)
     sources = []
     try:
@@ -90,8 +90,9 @@ def run(args) -> int:
 
                 spec = str(sample_video())
             sources.append(open_source(spec, sampling))
+        threads = args.threads if args.sequential else inference_threads(task_cls, args.threads)
         task = load(args.task, backend=args.backend, device=args.device, variant=args.variant,
-                    precision=args.precision, threads=args.threads, profile=args.profile, **_options(args.option))
+                    precision=args.precision, threads=threads, profile=args.profile, **_options(args.option))
     except BaseException:
         for s in sources:
             s.close()

@@ -41,7 +41,7 @@ def stream(task: str | Any, *sources: str, fps: float | None = None, stride: int
     already loaded task. Breaking out of the loop stops the sources and releases them.
     """
     from ..api import load
-    from .runner import Pipeline
+    from .runner import Pipeline, inference_threads
     from .sources import Sampling, open_source
 
     owned = isinstance(task, str)
@@ -50,6 +50,10 @@ def stream(task: str | Any, *sources: str, fps: float | None = None, stride: int
     try:
         for spec in sources:
             opened.append(open_source(spec, sampling))
+        if owned and pipelined:
+            from ..registry import get_registry
+
+            load_options["threads"] = inference_threads(get_registry().task(task), load_options.get("threads"))
         loaded = load(task, **load_options) if owned else task
     except BaseException:
         for s in opened:

@@ -32,6 +32,9 @@ class Task(ABC):
     summary: ClassVar[str] = ""
     models: ClassVar[dict[str, ModelCard]] = {}
     result_key: ClassVar[str] = "results"
+    #: True when :meth:`infer` keeps no state between frames, so the pipeline may run several
+    #: frames' inference at once (state belongs in :meth:`postprocess`, which always runs in order)
+    parallel_infer: ClassVar[bool] = False
 
     def __init__(self, models: dict[str, LoadedModel] | None = None, **options: Any) -> None:
         self.loaded: dict[str, LoadedModel] = dict(models or {})

@@ -61,6 +61,8 @@ class _Run:
     offset: tuple[int, int]
     letterbox: Letterbox
     tensor: np.ndarray
+    #: the region was cut from the frame scaled by this factor
+    scale: float = 1.0
 
 
 @dataclass
@@ -78,6 +80,7 @@ class FaceTask(Task):
     summary = "faces with 6 keypoints (MediaPipe BlazeFace short/full range, tiling for small faces)"
     models = {"short": SHORT, "full": FULL}
     result_key = "detections"
+    parallel_infer = True  # every frame's runs are independent
 
     def __init__(self, models=None, *, model: str = "auto", tiles: int | str = "auto",
                  score_threshold: float | None = None, nms_iou: float = 0.3, max_faces: int | None = None,
@@ -113,11 +116,18 @@ class FaceTask(Task):
 
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         runs = []
+        scaled: dict[tuple[str, float], np.ndarray] = {}
         for role, (x0, y0, x1, y1) in self.regions(*frame.shape[:2]):
             det = self.detectors[role]
-            crop = rgb[y0:y1, x0:x1]
+            # All tiles of a grid share one scale: shrink the frame once (INTER_AREA on a 720p frame
+            # costs ~1 ms) and cut the tiles from it, rather than resizing every tile.
+            k = min(1.0, det.size / max(y1 - y0, x1 - x0))
+            if (role, k) not in scaled:
+                scaled[role, k] = rgb if k == 1.0 else cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+            small = scaled[role, k]
+            crop = small[round(y0 * k):round(y1 * k), round(x0 * k):round(x1 * k)]
             lb = Letterbox.fit(crop.shape[0], crop.shape[1], det.size)
-            runs.append(_Run(det, (x0, y0), lb, image_tensor(lb.apply(crop), det.model.card.input, det.nchw)))
+            runs.append(_Run(det, (x0, y0), lb, image_tensor(lb.apply(crop), det.model.card.input, det.nchw), k))
         return Prepared(runs, frame.shape[:2])
 
     def infer(self, prepared: Prepared) -> list[dict[str, np.ndarray]]:
@@ -138,8 +148,8 @@ class FaceTask(Task):
             if not len(dets):
                 continue
             shift = np.asarray(run.offset, np.float64)
-            boxes = run.letterbox.to_source(dets.boxes.reshape(-1, 2, 2)).reshape(-1, 4) + np.tile(shift, 2)
-            kps = run.letterbox.to_source(dets.keypoints) + shift
+            boxes = run.letterbox.to_source(dets.boxes.reshape(-1, 2, 2)).reshape(-1, 4) / run.scale + np.tile(shift, 2)
+            kps = run.letterbox.to_source(dets.keypoints) / run.scale + shift
             role = "short" if det is self.detectors.get("short") else "full"
             found = ssd.RawDetections(boxes.astype(np.float32), kps.astype(np.float32), dets.scores)
             by_role[role] = by_role[role].concat(found) if role in by_role else found

@@ -98,7 +98,7 @@ def test_boxes_map_back_to_source_pixels_for_any_aspect_ratio(auto, shape):
     d2 = auto(moved.image)
     assert len(d2) == 1
     shift = d2.xyxy[0] - d.xyxy[0]
-    assert np.allclose(shift, [dx, dy, dx, dy], atol=0.06 * min(h, w) // 4), shift
+    assert np.allclose(shift, [dx, dy, dx, dy], atol=0.1 * (min(h, w) // 4)), shift  # within 10% of the face size
 
 
 def test_tiles_split_the_frame_with_overlap():

@@ -43,6 +43,7 @@ class SegmentTask(Task):
     summary = "person segmentation mask (MediaPipe selfie segmentation, general/landscape; TFLite only today)"
     models = {"general": GENERAL, "landscape": LANDSCAPE}
     result_key = "mask"
+    parallel_infer = True  # temporal smoothing lives in postprocess, which runs in order
 
     def __init__(self, models=None, *, model: str = "auto", threshold: float = 0.5, smoothing: float = 0.0,
                  **options: Any) -> None:
