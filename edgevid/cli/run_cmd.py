@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
                    help="video file, image folder or glob, camera index, /dev/videoN, rtsp:// or http:// URL; "
                         "'sample' is the built-in sample video")
     p.add_argument("--out", metavar="FILE.jsonl", help="write results here (default: stdout)")
+    p.add_argument("--annotate", metavar="OUT.mp4", help="also write the frames with results drawn on them")
     p.add_argument("--backend")
     p.add_argument("--device", dest="device", help="backend device (CPU, GPU, NPU, AUTO, ...)")
     p.add_argument("--variant")
@@ -97,8 +98,13 @@ def run(args) -> int:
         for s in sources:
             s.close()
         raise
-    sink = JsonlSink(args.out if args.out else "/dev/stdout")
-    pipe = Pipeline(task, sources, [sink], pipelined=not args.sequential)
+    sinks = [JsonlSink(args.out if args.out else "/dev/stdout")]
+    if args.annotate:
+        from ..pipeline.annotate import AnnotateSink
+
+        fps = args.fps or getattr(sources[0], "fps", None) or 10.0
+        sinks.append(AnnotateSink(args.annotate, fps=fps / (args.stride if not args.fps else 1)))
+    pipe = Pipeline(task, sources, sinks, pipelined=not args.sequential)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -125,3 +125,32 @@ def test_every_task_runs_on_the_builtin_sample(task, key, tmp_path):
         assert sum(len(r["detections"]) for r in rows) >= 10  # the near face in every frame
     if task == "segment":
         assert all(r["mask_area"] > 0 for r in rows)  # a person is in every frame
+
+
+def test_annotated_video_shows_the_boxes(video, tmp_path):
+    import cv2
+    import numpy as np
+
+    out, ann = tmp_path / "a.jsonl", tmp_path / "a.mp4"
+    proc = cli("run", "face", str(video), "--out", str(out), "--annotate", str(ann), "--backend", "tflite",
+               "-o", 'model="short"')
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    cap = cv2.VideoCapture(str(ann))
+    frames = []
+    while (ok := cap.read())[0]:
+        frames.append(ok[1])
+    assert len(frames) == 40 and frames[0].shape == (240, 320, 3)
+    src = [f.image for f in open_source(str(video))]
+    checked = 0
+    for row, drawn, orig in zip(rows, frames, src):
+        if not row["detections"]:
+            continue
+        x1, y1, x2, y2 = (int(round(v)) for v in row["detections"][0]["box"])
+        edge = drawn[max(0, y1 - 1):y1 + 2, x1 + 5:x2 - 5].reshape(-1, 3).astype(int)
+        # the top edge is drawn green: G high, R and B low (mp4v blurs colours a little)
+        assert np.median(edge[:, 1]) > 150 and np.median(edge[:, 2]) < 120, edge[:5]
+        # far from any box the picture is the source picture
+        assert np.abs(drawn[-20:, :60].astype(int) - orig[-20:, :60].astype(int)).mean() < 12
+        checked += 1
+    assert checked >= 30
