@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="task option, e.g. -o model=full -o score_threshold=0.6 (values parsed as JSON when possible)")
     p.add_argument("--sequential", action="store_true", help="run the stages one after another (no pipelining)")
+    p.add_argument("--no-track", dest="track", action="store_false",
+                   help="do not give detections stable track ids (ByteTrack association)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -104,7 +106,12 @@ def run(args) -> int:
 
         fps = args.fps or getattr(sources[0], "fps", None) or 10.0
         sinks.append(AnnotateSink(args.annotate, fps=fps / (args.stride if not args.fps else 1)))
-    pipe = Pipeline(task, sources, sinks, pipelined=not args.sequential)
+    tracker = None
+    if args.track:
+        from ..tracking.bytetrack import ByteTracker
+
+        tracker = ByteTracker()
+    pipe = Pipeline(task, sources, sinks, pipelined=not args.sequential, tracker=tracker)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..tasks.results import Detections
 from .sinks import Sink, record_for
 from .sources import Frame, Source
 
@@ -74,8 +75,10 @@ class Pipeline:
     """
 
     def __init__(self, task, sources: list[Source], sinks: list[Sink] | None = None, *, queue_size: int = 4,
-                 pipelined: bool = True, infer_workers: int | None = None) -> None:
+                 pipelined: bool = True, infer_workers: int | None = None, tracker=None) -> None:
         self.task, self.sources, self.sinks = task, sources, list(sinks or [])
+        #: a :class:`~edgevid.tracking.bytetrack.ByteTracker` (or alike) that gives detections stable ids
+        self.tracker = tracker
         self.queue_size, self.pipelined = queue_size, pipelined
         # Several frames in inference at once (like OpenVINO streams), for tasks whose inference keeps
         # no state between frames; results are put back in order before post-processing.
@@ -207,10 +210,14 @@ class Pipeline:
                 self.current = source
                 self._abort.clear()
                 self.task.reset()
+                if self.tracker is not None:
+                    self.tracker.reset()
                 frames = self._frames_threaded() if self.pipelined else self._frames_sequential()
                 try:
                     for frame, prepared, raw in frames:
                         result = self._timed("postprocess", self.task.postprocess, raw, prepared)
+                        if self.tracker is not None and isinstance(result, Detections):
+                            result = self._timed("postprocess", self.tracker.assign, result)
                         if self.sinks:
                             row = record_for(self.task, frame, result)
                             for sink in self.sinks:

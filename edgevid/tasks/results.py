@@ -65,7 +65,7 @@ class Detections:
                 d["label"] = self.labels[i]
             if self.class_id is not None:
                 d["class_id"] = int(self.class_id[i])
-            if self.tracker_id is not None:
+            if self.tracker_id is not None and self.tracker_id[i] >= 0:
                 d["track_id"] = int(self.tracker_id[i])
             out.append(d)
         return out
@@ -95,7 +95,7 @@ class Poses:
                 "score": _r(self.score[i], 4),
                 "keypoints": [[_r(x), _r(y), _r(v, 3)] for x, y, v in self.keypoints[i]],
             }
-            if self.tracker_id is not None:
+            if self.tracker_id is not None and self.tracker_id[i] >= 0:
                 d["track_id"] = int(self.tracker_id[i])
             out.append(d)
         return out

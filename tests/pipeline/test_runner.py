@@ -154,3 +154,13 @@ def test_annotated_video_shows_the_boxes(video, tmp_path):
         assert np.abs(drawn[-20:, :60].astype(int) - orig[-20:, :60].astype(int)).mean() < 12
         checked += 1
     assert checked >= 30
+
+
+def test_run_gives_detections_stable_track_ids(video, tmp_path):
+    out = tmp_path / "t.jsonl"
+    proc = cli("run", "face", str(video), "--out", str(out), "--backend", "tflite", "-o", 'model="short"')
+    assert proc.returncode == 0, proc.stderr
+    ids = {d.get("track_id") for line in out.read_text().splitlines() for d in json.loads(line)["detections"]}
+    assert ids == {1}  # one face, one id for the whole clip
+    proc = cli("run", "face", str(video), "--out", str(out), "--no-track", "--end", "0.5")
+    assert all("track_id" not in d for line in out.read_text().splitlines() for d in json.loads(line)["detections"])
