@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="task option, e.g. -o model=full -o score_threshold=0.6 (values parsed as JSON when possible)")
     p.add_argument("--sequential", action="store_true", help="run the stages one after another (no pipelining)")
+    p.add_argument("--zones", metavar="zones.json", help="zones and lines whose enter/exit/cross events go to the output")
     p.add_argument("--no-track", dest="track", action="store_false",
                    help="do not give detections stable track ids (ByteTrack association)")
     p.add_argument("--no-progress", action="store_true")
@@ -81,9 +82,15 @@ def run(args) -> int:
     from ..pipeline.runner import Pipeline, inference_threads
     from ..pipeline.sinks import JsonlSink
     from ..pipeline.sources import Sampling, open_source
+    from ..errors import ConfigError
+    from ..events.engine import EventEngine
+    from ..events.zones import load as load_zones
     from ..registry import get_registry
 
     task_cls = get_registry().task(args.task)  # unknown tasks fail here, before any model or source is touched
+    layout = load_zones(args.zones) if args.zones else None  # so does a bad zones file
+    if layout and not args.track:
+        raise ConfigError("--zones needs tracking; drop --no-track")
     sampling = Sampling(fps=args.fps, stride=args.stride, start=args.start, end=args.end)
     sources = []
     try:
@@ -111,7 +118,7 @@ def run(args) -> int:
         from ..tracking.bytetrack import ByteTracker
 
         tracker = ByteTracker()
-    pipe = Pipeline(task, sources, sinks, pipelined=not args.sequential, tracker=tracker)
+    pipe = Pipeline(task, sources, sinks, pipelined=not args.sequential, tracker=tracker, events=EventEngine(layout))
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):

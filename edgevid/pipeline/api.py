@@ -22,6 +22,8 @@ class StreamResult:
     source: str
     image: np.ndarray
     result: Any
+    #: events this frame caused (zones, lines, motion), each with an ``event_id``
+    events: list = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         """The same JSON row ``edgevid run`` writes."""
@@ -34,11 +36,14 @@ class StreamResult:
 
 
 def stream(task: str | Any, *sources: str, fps: float | None = None, stride: int = 1, start: float = 0.0,
-           end: float | None = None, pipelined: bool = True, **load_options: Any) -> Iterator[StreamResult]:
+           end: float | None = None, pipelined: bool = True, track: bool = True, zones: str | None = None,
+           **load_options: Any) -> Iterator[StreamResult]:
     """Yield a :class:`StreamResult` per processed frame of each source, in order, through the pipeline.
 
     ``task`` is a task name (loaded with ``load_options``: backend, device, variant, task options) or an
-    already loaded task. Breaking out of the loop stops the sources and releases them.
+    already loaded task. Detections get stable ``track_id``s unless ``track=False``; ``zones`` is a
+    zones file whose zone/line events appear in ``r.events``. Breaking out of the loop stops the
+    sources and releases them.
     """
     from ..api import load
     from .runner import Pipeline, inference_threads
@@ -59,10 +64,16 @@ def stream(task: str | Any, *sources: str, fps: float | None = None, stride: int
         for s in opened:
             s.close()
         raise
-    pipe = Pipeline(loaded, opened, pipelined=pipelined)
+    from ..events.engine import EventEngine
+    from ..events.zones import load as load_zones
+    from ..tracking.bytetrack import ByteTracker
+
+    layout = load_zones(zones) if zones else None
+    pipe = Pipeline(loaded, opened, pipelined=pipelined, tracker=ByteTracker() if track else None,
+                    events=EventEngine(layout))
     try:
         for frame, result in pipe.results():
-            r = StreamResult(frame.index, frame.time, frame.source, frame.image, result)
+            r = StreamResult(frame.index, frame.time, frame.source, frame.image, result, list(pipe.last_events))
             r._task = loaded
             yield r
     finally:

@@ -75,10 +75,17 @@ class Pipeline:
     """
 
     def __init__(self, task, sources: list[Source], sinks: list[Sink] | None = None, *, queue_size: int = 4,
-                 pipelined: bool = True, infer_workers: int | None = None, tracker=None) -> None:
+                 pipelined: bool = True, infer_workers: int | None = None, tracker=None, events=None) -> None:
         self.task, self.sources, self.sinks = task, sources, list(sinks or [])
         #: a :class:`~edgevid.tracking.bytetrack.ByteTracker` (or alike) that gives detections stable ids
         self.tracker = tracker
+        #: an :class:`~edgevid.events.engine.EventEngine` that turns results into events (default: motion only)
+        if events is None:
+            from ..events.engine import EventEngine
+
+            events = EventEngine()
+        self.events = events
+        self.last_events: list[dict] = []
         self.queue_size, self.pipelined = queue_size, pipelined
         # Several frames in inference at once (like OpenVINO streams), for tasks whose inference keeps
         # no state between frames; results are put back in order before post-processing.
@@ -212,14 +219,18 @@ class Pipeline:
                 self.task.reset()
                 if self.tracker is not None:
                     self.tracker.reset()
+                self.events.reset()
                 frames = self._frames_threaded() if self.pipelined else self._frames_sequential()
                 try:
                     for frame, prepared, raw in frames:
                         result = self._timed("postprocess", self.task.postprocess, raw, prepared)
                         if self.tracker is not None and isinstance(result, Detections):
                             result = self._timed("postprocess", self.tracker.assign, result)
+                        self.last_events = self.events.update(frame, result)
                         if self.sinks:
                             row = record_for(self.task, frame, result)
+                            if self.last_events or "events" in row:
+                                row["events"] = self.last_events
                             for sink in self.sinks:
                                 self._timed("sink", sink.write, row, frame, result)
                         self.stats.frames += 1

@@ -88,7 +88,12 @@ class ByteTracker:
 
     @staticmethod
     def _match(tracks: list[_Track], boxes: np.ndarray, min_iou: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-        from scipy.optimize import linear_sum_assignment
+        try:
+            from scipy.optimize import linear_sum_assignment
+        except ImportError:
+            from ..errors import ConfigError
+
+            raise ConfigError("tracking needs scipy: pip install 'edgevid[tracking]' (or run with --no-track)") from None
 
         if not tracks or len(boxes) == 0:
             return [], list(range(len(tracks))), list(range(len(boxes)))
