@@ -31,6 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="task option, e.g. -o model=full -o score_threshold=0.6 (values parsed as JSON when possible)")
     p.add_argument("--sequential", action="store_true", help="run the stages one after another (no pipelining)")
+    p.add_argument("--mqtt", metavar="HOST[:PORT]",
+                   help="publish events at QoS 1; a local spool keeps them until the broker acknowledges")
     p.add_argument("--zones", metavar="zones.json", help="zones and lines whose enter/exit/cross events go to the output")
     p.add_argument("--no-track", dest="track", action="store_false",
                    help="do not give detections stable track ids (ByteTrack association)")
@@ -113,6 +115,12 @@ def run(args) -> int:
 
         fps = args.fps or getattr(sources[0], "fps", None) or 10.0
         sinks.append(AnnotateSink(args.annotate, fps=fps / (args.stride if not args.fps else 1)))
+    if args.mqtt:
+        from ..models.store import home
+        from ..pipeline.mqtt import MqttSink, parse_address
+
+        host, port = parse_address(args.mqtt)
+        sinks.append(MqttSink(args.mqtt, home() / "spool" / f"mqtt-{host}-{port}.sqlite"))
     tracker = None
     if args.track:
         from ..tracking.bytetrack import ByteTracker
