@@ -220,25 +220,14 @@ def _reference_results(task: str, frames: list[np.ndarray], options: dict, progr
 
 
 def _recorded_feeds(task, frame: np.ndarray, folder: Path) -> dict[str, str]:
-    """Run ``frame`` through ``task`` once, saving the first input each model really got (role -> .npz path)."""
-    saved: dict[str, str] = {}
-    originals = {}
-    for role, m in task.loaded.items():
-        originals[role] = m.session.run
+    """The first input each model really got for ``frame``, saved as .npz (role -> path)."""
+    from ..tasks.feeds import capture
 
-        def spy(feeds, role=role, run=m.session.run):
-            if role not in saved:
-                saved[role] = str(folder / f"{role}.npz")
-                np.savez(saved[role], **{k: np.asarray(v) for k, v in feeds.items()})
-            return run(feeds)
-
-        m.session.run = spy
-    try:
-        task.process(frame)
-    finally:
-        for role, m in task.loaded.items():
-            m.session.run = originals[role]
-        task.reset()
+    saved = {}
+    for role, feeds in capture(task, [frame], limit=1).items():
+        if feeds:
+            saved[role] = str(folder / f"{role}.npz")
+            np.savez(saved[role], **feeds[0])
     return saved
 
 

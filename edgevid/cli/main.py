@@ -17,6 +17,7 @@ COMMANDS = {
     "run": "run_cmd",
     "bench": "bench_cmd",
     "fetch": "fetch_cmd",
+    "build": "build_cmd",
 }
 
 

@@ -2,14 +2,57 @@
 
 * ``edgevid_registry`` — a registry built from a fresh plugin manager, for isolated tests;
 * :func:`registered` — register a throwaway plugin for the duration of a ``with`` block.
+
+Every test session runs against its own ``$EDGEVID_HOME`` (see :func:`pytest_configure`), so variants a
+developer built or bench results stored on this host never change what the tests select.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+
+#: Read-only caches shared with the real home: fetching models again per session would cost minutes.
+SHARED = ("blobs", "wheels", "samples")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ``$EDGEVID_HOME`` at a fresh per-session home whose model caches link to the real ones.
+
+    Built variants (``built/``), stored bench results (``bench/``) and spools stay private to the session;
+    they would otherwise make selection depend on what ran on this machine before. Subprocesses inherit it.
+    """
+    if os.environ.get("EDGEVID_TEST_KEEP_HOME"):
+        return
+    from edgevid.models.store import home
+
+    real = home()
+    session = Path(tempfile.mkdtemp(prefix="edgevid-test-home-"))
+    for name in SHARED:
+        (real / name).mkdir(parents=True, exist_ok=True)
+        (session / name).symlink_to(real / name, target_is_directory=True)
+    config._edgevid_home = (os.environ.get("EDGEVID_HOME"), session)
+    os.environ["EDGEVID_HOME"] = str(session)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore ``$EDGEVID_HOME`` and remove the session home (links only; the shared caches stay)."""
+    saved = getattr(config, "_edgevid_home", None)
+    if saved is None:
+        return
+    previous, session = saved
+    if previous is None:
+        os.environ.pop("EDGEVID_HOME", None)
+    else:
+        os.environ["EDGEVID_HOME"] = previous
+    shutil.rmtree(session, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -127,7 +127,7 @@ def test_bad_options_are_config_errors():
 def test_tflite_and_openvino_agree_on_every_face():
     """The same frames through both backends that read the .tflite variants: box IoU >= 0.95."""
     a = edgevid.load("face", backend="tflite", threads=2)
-    b = edgevid.load("face", backend="openvino", precision="f32", threads=2)
+    b = edgevid.load("face", backend="openvino", precision="f32", variant="fp32", threads=2)
     worst = 1.0
     for s in sf.standard_set()[:10]:
         da, db = a(s.image), b(s.image)

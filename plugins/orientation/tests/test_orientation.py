@@ -30,7 +30,7 @@ def _lines():
 
 @pytest.fixture(scope="module", params=["onnxruntime", "openvino"])
 def task(request):
-    return edgevid.load("orientation", backend=request.param, precision="f32")
+    return edgevid.load("orientation", backend=request.param, precision="f32", variant="fp32")
 
 
 def test_orientation_accuracy(task):
@@ -40,8 +40,8 @@ def test_orientation_accuracy(task):
 
 
 def test_backends_agree():
-    a = edgevid.load("orientation", backend="onnxruntime")
-    b = edgevid.load("orientation", backend="openvino", precision="f32")
+    a = edgevid.load("orientation", backend="onnxruntime", variant="fp32")
+    b = edgevid.load("orientation", backend="openvino", precision="f32", variant="fp32")
     for img, _ in _lines():
         ra, rb = a(img), b(img)
         assert ra.angle == rb.angle and abs(ra.score - rb.score) < 1e-3

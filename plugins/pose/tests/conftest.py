@@ -26,7 +26,7 @@ BACKENDS = ["tflite", "openvino"]
 
 def load_pose(backend: str, **options):
     """The pose task on ``backend``, forced to f32 execution so backends are comparable."""
-    return edgevid.load("pose", backend=backend, precision="f32", **options)
+    return edgevid.load("pose", backend=backend, precision="f32", variant="fp32", **options)
 
 
 @dataclass

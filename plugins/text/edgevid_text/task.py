@@ -41,6 +41,16 @@ class Raw:
     probs: list[np.ndarray]
 
 
+def _classes(rec_model) -> tuple[str, ...]:
+    """The recogniser's dictionary: from the loaded file's ONNX metadata, or, for variants converted to
+    another format (which drop the metadata), from the card's reference ONNX, which has the same classes."""
+    if rec_model.path.suffix == ".onnx":
+        return ctc.charset(rec_model.path)
+    from edgevid.models import store
+
+    return ctc.charset(store.fetch(rec_model.card.reference))
+
+
 class TextTask(Task):
     """Detect and read text lines.
 
@@ -73,7 +83,7 @@ class TextTask(Task):
             raise ConfigError("text: upside_down=True needs the 'direction' model; load with edgevid.load('text', "
                               "upside_down=True)")
         rec_model = self.loaded.get("recognizer")
-        self.classes = ctc.charset(rec_model.path) if rec_model is not None else ()
+        self.classes = _classes(rec_model) if rec_model is not None else ()
 
     @classmethod
     def roles(cls, upside_down: bool = False, **options: Any) -> list[str]:

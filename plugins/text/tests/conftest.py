@@ -26,7 +26,7 @@ def reader():
     def get(backend: str, precision: str | None = None, **options):
         key = (backend, precision, tuple(sorted(options.items())))
         if key not in cache:
-            cache[key] = edgevid.load("text", backend=backend, precision=precision, **options)
+            cache[key] = edgevid.load("text", backend=backend, precision=precision, variant="fp32", **options)
         return cache[key]
 
     yield get

@@ -1,0 +1,30 @@
+"""``edgevid build``: make a task's model variants with the host toolchain (the ``edgevid-quantize`` package)."""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    """Register the ``build`` command."""
+    p = sub.add_parser("build", help="convert and quantize a task's models into the store, measured against fp32")
+    p.add_argument("task")
+    p.add_argument("--variants", default="fp16,int8", help="comma-separated: fp16 (OpenVINO IR), int8 (ONNX QDQ)")
+    p.add_argument("--floor", type=float, default=0.99, help="accuracy floor as a fraction of fp32 (default 0.99)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Build, then print what was made."""
+    from ..errors import ConfigError
+
+    try:
+        from edgevid_quantize.build import build
+    except ImportError:
+        raise ConfigError("edgevid build needs the host toolchain: pip install edgevid-quantize "
+                          "(it is host-only; devices never need it)") from None
+    made = build(args.task, tuple(v.strip() for v in args.variants.split(",") if v.strip()), args.floor)
+    for model, entries in made.items():
+        for e in entries:
+            flag = " BELOW FLOOR" if e.get("below_floor") else ""
+            print(f"{model:32s} {e['name']:5s} {e['format']:8s} {e['size'] / 2**20:7.2f} MB  "
+                  f"accuracy {e['accuracy']:.4f}{flag}  sha256 {e['sha256'][:12]}")
+    return 0

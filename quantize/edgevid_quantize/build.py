@@ -1,0 +1,171 @@
+"""``edgevid build TASK``: make a task's model variants, measure each against fp32, record them in the store.
+
+Variants made here (names are the same across a task's models, so a task-level ``variant=`` works):
+
+* ``fp16`` — OpenVINO IR with fp16-compressed weights (from ``.onnx`` or ``.tflite``);
+* ``int8`` — ONNX Runtime static QDQ, per channel, calibrated on the task's own domain (``.onnx`` sources).
+
+Every candidate is measured with the task's metric on held-out frames (``edgevid.bench.accuracy``),
+swapping in only that model so the figure is the model's own. An int8 model below the floor is
+rebuilt keeping its most sensitive convolutions (found one by one, first and last layers first) in
+float until it holds, and the manifest says which were kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from edgevid.api import load, load_model
+from edgevid.bench.accuracy import agreement, metric_name
+from edgevid.errors import ConfigError
+from edgevid.models import store
+from edgevid.models.catalog import manifest_path
+from edgevid.models.select import Choice
+from edgevid.registry import get_registry
+from edgevid.tasks.feeds import capture
+
+from . import ort_int8, openvino_ir
+from .frames import frames
+
+NATIVE = {"tflite": "tflite", "onnx": "onnxruntime"}
+KNOWN = ("fp16", "int8")
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx"):
+        try:
+            out[pkg] = version(pkg)
+        except Exception:  # noqa: BLE001 - a missing package is simply not recorded
+            pass
+    return out
+
+
+def _entry(model_id: str, name: str, fmt: str, precision: str, compression: str, path: Path, recipe: dict,
+           sidecar: Path | None = None) -> dict[str, Any]:
+    home = store.home()
+    e = {"name": name, "format": fmt, "precision": precision, "compression": compression,
+         "path": str(path.relative_to(home)), "sha256": store.sha256_of(path), "size": path.stat().st_size,
+         "recipe": {**recipe, "versions": _versions()}}
+    if sidecar is not None:
+        e["sidecars"] = [{"name": sidecar.name, "sha256": store.sha256_of(sidecar), "path": str(sidecar.relative_to(home))}]
+        e["size"] += sidecar.stat().st_size
+    return e
+
+
+def _task_with(task: str, role: str, entry: dict, backend: str, options: dict):
+    """The task with model ``role`` replaced by the candidate ``entry``, every other model fp32 on its native runtime."""
+    from edgevid.models.card import Sidecar, StoreSource, Variant
+
+    cls = get_registry().task(task)
+    loaded = {}
+    for r in cls.roles(**options):
+        card = cls.models[r]
+        if r == role:
+            v = Variant(entry["name"], entry["format"], entry["precision"], entry["sha256"], StoreSource(entry["path"]),
+                        sidecars=tuple(Sidecar(s["name"], s["sha256"], StoreSource(s["path"]))
+                                       for s in entry.get("sidecars", [])))
+            loaded[r] = load_model(card, Choice(card, v, backend, "CPU", precision="f32"))
+        else:
+            ref = card.reference
+            loaded[r] = load_model(card, Choice(card, ref, NATIVE[ref.format], "CPU", precision="f32"))
+    return cls(loaded, **options)
+
+
+def _score(task: str, role: str, entry: dict, backend: str, heldout, reference, options) -> float:
+    t = _task_with(task, role, entry, backend, options)
+    try:
+        return agreement(reference, [t.process(f) for f in heldout])
+    finally:
+        t.close()
+
+
+def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, options: dict | None = None,
+          say: Callable[[str], None] = print) -> dict[str, list[dict]]:
+    """Build ``variants`` of every model of ``task`` into the store; returns the manifests written, by model id."""
+    options = options or {}
+    unknown = set(variants) - set(KNOWN)
+    if unknown:
+        raise ConfigError(f"edgevid build: unknown variant(s) {sorted(unknown)} (known: {', '.join(KNOWN)})")
+    cls = get_registry().task(task)
+    if not cls.models:
+        raise ConfigError(f"task {task!r} has no model to build")
+    calib, heldout = frames(task)
+    fmts = {c.reference.format for c in cls.models.values()}
+    ref_backend = NATIVE[fmts.pop()] if len(fmts) == 1 else "openvino"
+    refs = {c.reference.name for c in cls.models.values()}
+    # the reference is pinned: selection would otherwise pick an already built variant that meets the floor
+    ref_task = load(task, backend=ref_backend, precision="f32", variant=refs.pop() if len(refs) == 1 else None,
+                    **options)
+    try:
+        reference = [ref_task.process(f) for f in heldout]
+        feeds = capture(ref_task, calib)
+    finally:
+        ref_task.close()
+    say(f"{task}: {len(calib)} calibration and {len(heldout)} held-out frames; metric {metric_name(reference[0])}")
+    written: dict[str, list[dict]] = {}
+    for role, card in cls.models.items():
+        if role not in feeds:
+            say(f"  {card.id}: not used with these task options; skipped")
+            continue
+        src = store.fetch(card.reference)
+        folder = store.home() / "built" / card.id
+        entries = []
+        if "fp16" in variants:
+            xml = openvino_ir.convert(src, folder / "fp16" / f"{src.stem}.xml", fp16=True)
+            e = _entry(card.id, "fp16", "openvino", "fp16", "fp16-weights", xml,
+                       {"tool": "openvino.convert_model + save_model(compress_to_fp16=True)", "source": card.reference.name},
+                       xml.with_suffix(".bin"))
+            e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
+            say(f"  {card.id} fp16 IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
+            entries.append(e)
+        if "int8" in variants and card.reference.format == "onnx":
+            entries.append(_int8(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say))
+        for e in entries:
+            e["metric"] = metric_name(reference[0])
+        _write_manifest(card.id, entries)
+        written[card.id] = entries
+    return written
+
+
+def _int8(task, role, card, src, folder, calibration, heldout, reference, floor, options, say) -> dict:
+    """Quantize, measure, and keep sensitive convolutions in float until the floor holds."""
+    out = folder / "int8" / src.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    convs = ort_int8.conv_nodes(src)
+    # Candidates to keep in float, most sensitive first: the first and last layers carry the
+    # input's and the output's full dynamic range, where 8 bits hurt most.
+    order = [n for pair in zip(convs, reversed(convs)) for n in pair]
+    order = list(dict.fromkeys(order))
+    kept: list[str] = []
+    tried = []
+    while True:
+        recipe = ort_int8.quantize(src, out, calibration, exclude=kept)
+        e = _entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
+        e["accuracy"] = round(_score(task, role, e, "onnxruntime", heldout, reference, options), 4)
+        tried.append({"kept_float": len(kept), "accuracy": e["accuracy"]})
+        say(f"  {card.id} int8 ({len(kept)} convs kept float): accuracy {e['accuracy']:.4f}")
+        if e["accuracy"] >= floor or len(kept) >= min(len(order), 8):
+            break
+        kept = order[: max(2, 2 * len(kept))]
+    e["recipe"]["accuracy_search"] = tried
+    e["below_floor"] = e["accuracy"] < floor
+    return e
+
+
+def _write_manifest(model_id: str, entries: list[dict]) -> Path:
+    """Merge ``entries`` into the model's manifest (same-name variants are replaced)."""
+    path = manifest_path(model_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {"model": model_id, "variants": []}
+    names = {e["name"] for e in entries}
+    data["variants"] = [v for v in data.get("variants", []) if v["name"] not in names] + entries
+    path.write_text(json.dumps(data, indent=1))
+    return path

@@ -1,0 +1,79 @@
+"""Static int8 (QDQ, per-channel) for ONNX Runtime, calibrated on what the task really feeds the model.
+
+Two traps are handled: per-channel QDQ needs opset >= 13 (PP-OCRv4's detector is opset 12, and
+``DequantizeLinear`` has no ``axis`` before 13), and ``quant_pre_process``'s symbolic shape
+inference does not finish on it, so it is retried without.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+MIN_OPSET = 13
+
+
+class _Feeds:
+    """``CalibrationDataReader`` over captured feeds."""
+
+    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
+        self.it = iter(feeds)
+
+    def get_next(self):
+        return next(self.it, None)
+
+    def rewind(self) -> None:  # pragma: no cover - onnxruntime calls it only for some methods
+        pass
+
+
+def upgrade_opset(src: Path, dst: Path) -> tuple[Path, int, int]:
+    """Copy ``src`` to ``dst`` at opset >= 13; returns (path, old opset, new opset)."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(src))
+    old = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if old < MIN_OPSET:
+        model = version_converter.convert_version(model, MIN_OPSET)
+    onnx.save(model, str(dst))
+    return dst, old, max(old, MIN_OPSET)
+
+
+def preprocess(src: Path, dst: Path) -> tuple[Path, str]:
+    """ORT's quantization pre-processing, falling back to no symbolic shape inference when it fails."""
+    import contextlib
+
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    # On failure, symbolic shape inference dumps "sym_shape_infer_temp.onnx" into the cwd; keep it out of the user's.
+    with contextlib.chdir(dst.parent):
+        try:
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=False)
+            return dst, "full"
+        except Exception:  # symbolic shape inference gives up on some graphs (PP-OCRv4 det)
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+            return dst, "skip_symbolic_shape"
+
+
+def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exclude: list[str] | None = None) -> dict:
+    """Write a QDQ int8 model to ``dst``; returns the recipe (steps, opsets, excluded nodes)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    with tempfile.TemporaryDirectory() as tmp:
+        up, old, new = upgrade_opset(src, Path(tmp) / "opset.onnx")
+        pre, mode = preprocess(up, Path(tmp) / "pre.onnx")
+        quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude or []))
+    return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
+            "opset": [old, new], "pre_process": mode, "calibration_frames": len(calibration),
+            "excluded_nodes": list(exclude or [])}
+
+
+def conv_nodes(path: Path) -> list[str]:
+    """Names of the Conv nodes in graph order (candidates to keep in float)."""
+    import onnx
+
+    return [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Conv"]
