@@ -7,8 +7,8 @@ Variants made here (names are the same across a task's models, so a task-level `
 
 Every candidate is measured with the task's metric on held-out frames (``edgevid.bench.accuracy``),
 swapping in only that model so the figure is the model's own. An int8 model below the floor is
-rebuilt keeping its most sensitive convolutions (found one by one, first and last layers first) in
-float until it holds, and the manifest says which were kept.
+rebuilt keeping its most sensitive nodes in float (ranked by their own quantization error,
+``ort_int8.sensitivity``), doubling how many until the floor holds; the manifest says which were kept.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from .frames import frames
 
 NATIVE = {"tflite": "tflite", "onnx": "onnxruntime"}
 KNOWN = ("fp16", "int8")
+#: Past this many float nodes an int8 model is mostly float: report it below the floor instead.
+MAX_KEPT = 64
 
 
 def _versions() -> dict[str, str]:
@@ -133,26 +135,30 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
 
 
 def _int8(task, role, card, src, folder, calibration, heldout, reference, floor, options, say) -> dict:
-    """Quantize, measure, and keep sensitive convolutions in float until the floor holds."""
+    """Quantize and measure; below the floor, keep the most sensitive nodes in float until it holds."""
     out = folder / "int8" / src.name
     out.parent.mkdir(parents=True, exist_ok=True)
-    convs = ort_int8.conv_nodes(src)
-    # Candidates to keep in float, most sensitive first: the first and last layers carry the
-    # input's and the output's full dynamic range, where 8 bits hurt most.
-    order = [n for pair in zip(convs, reversed(convs)) for n in pair]
-    order = list(dict.fromkeys(order))
     kept: list[str] = []
-    tried = []
+    tried: list[dict] = []
+    ranked: list[tuple[str, float]] = []
     while True:
         recipe = ort_int8.quantize(src, out, calibration, exclude=kept)
         e = _entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
         e["accuracy"] = round(_score(task, role, e, "onnxruntime", heldout, reference, options), 4)
         tried.append({"kept_float": len(kept), "accuracy": e["accuracy"]})
-        say(f"  {card.id} int8 ({len(kept)} convs kept float): accuracy {e['accuracy']:.4f}")
-        if e["accuracy"] >= floor or len(kept) >= min(len(order), 8):
+        say(f"  {card.id} int8 ({len(kept)} nodes kept float): accuracy {e['accuracy']:.4f}")
+        if e["accuracy"] >= floor:
             break
-        kept = order[: max(2, 2 * len(kept))]
+        if not ranked:
+            ranked = ort_int8.sensitivity(src, out, calibration)
+            say(f"  {card.id} int8 below floor; most sensitive: "
+                + ", ".join(f"{n} ({db:.1f} dB)" for n, db in ranked[:4]))
+        if len(kept) >= min(len(ranked), MAX_KEPT):
+            break
+        kept = [n for n, _ in ranked[: max(4, 2 * len(kept))]]
     e["recipe"]["accuracy_search"] = tried
+    if kept:
+        e["recipe"]["kept_float_sqnr_db"] = {n: round(db, 1) for n, db in ranked if n in set(kept)}
     e["below_floor"] = e["accuracy"] < floor
     return e
 

@@ -19,7 +19,11 @@ class _Feeds:
     """``CalibrationDataReader`` over captured feeds."""
 
     def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
+        self.feeds = feeds
         self.it = iter(feeds)
+
+    def __iter__(self):
+        return iter(self.feeds)
 
     def get_next(self):
         return next(self.it, None)
@@ -57,7 +61,8 @@ def preprocess(src: Path, dst: Path) -> tuple[Path, str]:
             return dst, "skip_symbolic_shape"
 
 
-def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exclude: list[str] | None = None) -> dict:
+def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exclude: list[str] | None = None,
+             method: str = "MinMax") -> dict:
     """Write a QDQ int8 model to ``dst``; returns the recipe (steps, opsets, excluded nodes)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -66,14 +71,36 @@ def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exc
         pre, mode = preprocess(up, Path(tmp) / "pre.onnx")
         quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=list(exclude or []))
+                        calibrate_method=CalibrationMethod[method], nodes_to_exclude=list(exclude or []))
     return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
-            "opset": [old, new], "pre_process": mode, "calibration_frames": len(calibration),
+            "calibration": method, "opset": [old, new], "pre_process": mode, "calibration_frames": len(calibration),
             "excluded_nodes": list(exclude or [])}
 
 
-def conv_nodes(path: Path) -> list[str]:
-    """Names of the Conv nodes in graph order (candidates to keep in float)."""
-    import onnx
+def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.ndarray]]) -> list[tuple[str, float]]:
+    """Nodes ranked by how much their own quantization hurts, worst first: (node name, SQNR dB).
 
-    return [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Conv"]
+    Each activation's local error (before vs after its QuantizeLinear/DequantizeLinear pair, on the
+    calibration feeds) is charged to the node producing it: ONNX Runtime's ``qdq_loss_debug`` tools
+    measure it, so an error that merely propagates from upstream is not blamed on every later layer.
+    """
+    import onnx
+    from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_signal_to_quantization_noice_ratio,
+                                                         create_activation_matching,
+                                                         modify_model_output_intermediate_tensors)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        aug = Path(tmp) / "aug.onnx"
+        modify_model_output_intermediate_tensors(str(qdq_model), str(aug))
+        acts = collect_activations(str(aug), _Feeds(feeds))
+    producer = {o: n.name for n in onnx.load(str(float_model)).graph.node for o in n.output}
+    ranked: dict[str, float] = {}
+    for tensor, match in create_activation_matching(acts).items():
+        node = producer.get(tensor)
+        if node is None:
+            continue
+        # per feed, then averaged: feeds may differ in shape (text lines of different widths)
+        sqnr = float(np.mean([compute_signal_to_quantization_noice_ratio(a, b)
+                              for a, b in zip(match["pre_qdq"], match["post_qdq"])]))
+        ranked[node] = min(sqnr, ranked.get(node, float("inf")))
+    return sorted(ranked.items(), key=lambda kv: kv[1])
