@@ -8,6 +8,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("build", help="convert and quantize a task's models into the store, measured against fp32")
     p.add_argument("task")
     p.add_argument("--variants", default="fp16,int8", help="comma-separated: fp16 (OpenVINO IR), int8 (ONNX QDQ)")
+    p.add_argument("--model", action="append", default=[], metavar="ID",
+                   help="build only this model of the task (repeatable; default: all its models)")
     p.add_argument("--floor", type=float, default=0.99, help="accuracy floor as a fraction of fp32 (default 0.99)")
     p.set_defaults(func=run)
 
@@ -21,7 +23,8 @@ def run(args) -> int:
     except ImportError:
         raise ConfigError("edgevid build needs the host toolchain: pip install edgevid-quantize "
                           "(it is host-only; devices never need it)") from None
-    made = build(args.task, tuple(v.strip() for v in args.variants.split(",") if v.strip()), args.floor)
+    made = build(args.task, tuple(v.strip() for v in args.variants.split(",") if v.strip()), args.floor,
+                 models=tuple(args.model))
     for model, entries in made.items():
         for e in entries:
             flag = " BELOW FLOOR" if e.get("below_floor") else ""

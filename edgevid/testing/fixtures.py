@@ -1,6 +1,7 @@
 """pytest fixtures for edgevid and its plugin authors (auto-loaded through the ``pytest11`` entry point).
 
 * ``edgevid_registry`` — a registry built from a fresh plugin manager, for isolated tests;
+* ``module_home`` — a private ``$EDGEVID_HOME`` for one module (builds, stored results);
 * :func:`registered` — register a throwaway plugin for the duration of a ``with`` block.
 
 Every test session runs against its own ``$EDGEVID_HOME`` (see :func:`pytest_configure`), so variants a
@@ -23,6 +24,18 @@ import pytest
 SHARED = ("blobs", "wheels", "samples")
 
 
+def private_home(root: Path | None = None) -> Path:
+    """A fresh ``$EDGEVID_HOME`` whose model caches link to the real home's; returns its path (not yet active)."""
+    from edgevid.models.store import home
+
+    real = home()
+    session = Path(tempfile.mkdtemp(prefix="edgevid-test-home-", dir=root))
+    for name in SHARED:
+        (real / name).mkdir(parents=True, exist_ok=True)
+        (session / name).symlink_to(real / name, target_is_directory=True)
+    return session
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Point ``$EDGEVID_HOME`` at a fresh per-session home whose model caches link to the real ones.
 
@@ -31,13 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if os.environ.get("EDGEVID_TEST_KEEP_HOME"):
         return
-    from edgevid.models.store import home
-
-    real = home()
-    session = Path(tempfile.mkdtemp(prefix="edgevid-test-home-"))
-    for name in SHARED:
-        (real / name).mkdir(parents=True, exist_ok=True)
-        (session / name).symlink_to(real / name, target_is_directory=True)
+    session = private_home()
     config._edgevid_home = (os.environ.get("EDGEVID_HOME"), session)
     os.environ["EDGEVID_HOME"] = str(session)
 
@@ -68,6 +75,23 @@ def registered(plugin: object, name: str | None = None) -> Iterator[object]:
     finally:
         pm.unregister(plugin)
         plugins.reset_registry()
+
+
+@pytest.fixture(scope="module")
+def module_home() -> Iterator[Path]:
+    """A private ``$EDGEVID_HOME`` for one test module, for tests that build variants or store results
+    the rest of the session must not see."""
+    previous = os.environ.get("EDGEVID_HOME")
+    path = private_home()
+    os.environ["EDGEVID_HOME"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("EDGEVID_HOME", None)
+        else:
+            os.environ["EDGEVID_HOME"] = previous
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ rebuilt keeping its most sensitive nodes in float (ranked by their own quantizat
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -87,8 +88,9 @@ def _score(task: str, role: str, entry: dict, backend: str, heldout, reference, 
 
 
 def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, options: dict | None = None,
-          say: Callable[[str], None] = print) -> dict[str, list[dict]]:
-    """Build ``variants`` of every model of ``task`` into the store; returns the manifests written, by model id."""
+          models: tuple[str, ...] = (), say: Callable[[str], None] = print) -> dict[str, list[dict]]:
+    """Build ``variants`` of ``task``'s models (all, or those whose ids are in ``models``) into the store;
+    returns the manifest entries written, by model id."""
     options = options or {}
     unknown = set(variants) - set(KNOWN)
     if unknown:
@@ -96,6 +98,10 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
     cls = get_registry().task(task)
     if not cls.models:
         raise ConfigError(f"task {task!r} has no model to build")
+    ids = {c.id for c in cls.models.values()}
+    if set(models) - ids:
+        raise ConfigError(f"edgevid build: task {task!r} has no model {sorted(set(models) - ids)} "
+                          f"(its models: {', '.join(sorted(ids))})")
     calib, heldout = frames(task)
     fmts = {c.reference.format for c in cls.models.values()}
     ref_backend = NATIVE[fmts.pop()] if len(fmts) == 1 else "openvino"
@@ -111,6 +117,8 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
     say(f"{task}: {len(calib)} calibration and {len(heldout)} held-out frames; metric {metric_name(reference[0])}")
     written: dict[str, list[dict]] = {}
     for role, card in cls.models.items():
+        if models and card.id not in models:
+            continue
         if role not in feeds:
             say(f"  {card.id}: not used with these task options; skipped")
             continue
@@ -135,12 +143,18 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
 
 
 def _int8(task, role, card, src, folder, calibration, heldout, reference, floor, options, say) -> dict:
-    """Quantize and measure; below the floor, keep the most sensitive nodes in float until it holds."""
+    """Quantize and measure; below the floor, keep the most sensitive nodes in float until it holds.
+
+    Keeping nodes in float is not monotonic (the QDQ placement around them changes too), so when the
+    floor is never met the best attempt is the one kept.
+    """
     out = folder / "int8" / src.name
     out.parent.mkdir(parents=True, exist_ok=True)
+    best_copy = out.with_suffix(".best")
     kept: list[str] = []
     tried: list[dict] = []
     ranked: list[tuple[str, float]] = []
+    best: dict | None = None
     while True:
         recipe = ort_int8.quantize(src, out, calibration, exclude=kept)
         e = _entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
@@ -148,7 +162,11 @@ def _int8(task, role, card, src, folder, calibration, heldout, reference, floor,
         tried.append({"kept_float": len(kept), "accuracy": e["accuracy"]})
         say(f"  {card.id} int8 ({len(kept)} nodes kept float): accuracy {e['accuracy']:.4f}")
         if e["accuracy"] >= floor:
+            best = e
             break
+        if best is None or e["accuracy"] > best["accuracy"]:
+            best = e
+            shutil.copyfile(out, best_copy)
         if not ranked:
             ranked = ort_int8.sensitivity(src, out, calibration)
             say(f"  {card.id} int8 below floor; most sensitive: "
@@ -156,11 +174,16 @@ def _int8(task, role, card, src, folder, calibration, heldout, reference, floor,
         if len(kept) >= min(len(ranked), MAX_KEPT):
             break
         kept = [n for n, _ in ranked[: max(4, 2 * len(kept))]]
-    e["recipe"]["accuracy_search"] = tried
-    if kept:
-        e["recipe"]["kept_float_sqnr_db"] = {n: round(db, 1) for n, db in ranked if n in set(kept)}
-    e["below_floor"] = e["accuracy"] < floor
-    return e
+    if best is not e:
+        shutil.copyfile(best_copy, out)
+        say(f"  {card.id} int8: floor not met; keeping the best attempt ({best['accuracy']:.4f})")
+    best_copy.unlink(missing_ok=True)
+    best["recipe"]["accuracy_search"] = tried
+    kept_best = set(best["recipe"]["excluded_nodes"])
+    if kept_best:
+        best["recipe"]["kept_float_sqnr_db"] = {n: round(db, 1) for n, db in ranked if n in kept_best}
+    best["below_floor"] = best["accuracy"] < floor
+    return best
 
 
 def _write_manifest(model_id: str, entries: list[dict]) -> Path:

@@ -11,20 +11,30 @@ from __future__ import annotations
 import numpy as np
 
 
+#: Calibration strings: none of the held-out test strings, mixed case, digits and punctuation.
+_CALIB_LINES = (
+    "Service Road 3", "No Parking", "Door 118", "LOADING 7", "Terminal 4", "Lift 2", "SECTOR 5", "Pump 88",
+    "Keep Clear", "Aisle 14B", "STAFF ONLY", "Dock 6", "Quiet Zone", "Level -1", "Unit 305", "CAUTION",
+    "Bus Stop 21", "Way Out", "Entrance A", "Hall 9", "Visitor Bay", "TAXI", "Cycle Lane", "Gate 31",
+    "Kitchen", "Floor 7", "Wet Floor!", "Storage 2", "Checkout 4", "Meeting Room", "Press Here", "Row K",
+)
+_CALIB_BACKGROUNDS = ("grass", "brick", "coffee", "rocket", "chelsea", "astronaut", "camera", "page")
+
+
 def _text() -> tuple[list[np.ndarray], list[np.ndarray]]:
     from edgevid.testing import scenes_text as st
 
-    D, S = st.DUPLEX, st.SIMPLEX
-    calib = [
-        st.compose("cal-grass", "grass", (640, 480), [st.LineSpec("Service Road 3", (40, 80), D, 1.3, 2),
-                                                     st.LineSpec("No Parking", (320, 300), S, 1.1, 2)]),
-        st.compose("cal-brick", "brick", (640, 480), [st.LineSpec("Door 118", (60, 120), S, 1.6, 3),
-                                                     st.LineSpec("LOADING 7", (260, 380), D, 1.0, 2)]),
-        st.compose("cal-coffee", "coffee", (1280, 720), [st.LineSpec("Terminal 4 Arrivals", (80, 120), D, 1.5, 2),
-                                                        st.LineSpec("Lift 2", (900, 600), S, 1.2, 2)]),
-        st.compose("cal-rocket", "rocket", (640, 480), [st.LineSpec("SECTOR 5", (40, 70), D, 1.2, 2, st.LIGHT),
-                                                       st.LineSpec("Pump 88", (380, 430), S, 0.9, 2)]),
-    ]
+    fonts = (st.SIMPLEX, st.DUPLEX)
+    calib = []
+    # Eight frames of four lines each, one line per band so they never overlap, cycling through font,
+    # scale, plate/light style and position: the recognizer's calibration sees many line shapes.
+    for f, bg in enumerate(_CALIB_BACKGROUNDS):
+        specs = []
+        for row in range(4):
+            k = 4 * f + row
+            specs.append(st.LineSpec(_CALIB_LINES[k], (30 + 90 * ((k * 3) % 4), 80 + 115 * row), fonts[k % 2],
+                                     0.8 + 0.15 * (k % 5), 2 + (k % 5 == 4), st.LIGHT if k % 3 == 2 else st.PLATE))
+        calib.append(st.compose(f"cal-{bg}", bg, (640, 480), specs))
     return [s.image for s in calib], [s.image for s in st.standard_scenes()]
 
 

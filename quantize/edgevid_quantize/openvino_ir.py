@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
-def convert(src: Path, out_xml: Path, fp16: bool) -> Path:
-    """Write ``out_xml`` (+ ``.bin``) from ``src``; fp16 compresses weights, execution precision is the device's."""
+def _convert(src: str, out_xml: str, fp16: bool) -> None:
     import openvino as ov
 
-    model = ov.convert_model(str(src))
+    ov.save_model(ov.convert_model(src), out_xml, compress_to_fp16=fp16)
+
+
+def convert(src: Path, out_xml: Path, fp16: bool) -> Path:
+    """Write ``out_xml`` (+ ``.bin``) from ``src``; fp16 compresses weights, execution precision is the device's.
+
+    The conversion runs in a fresh process: OpenVINO names the nodes it creates from a process-wide
+    counter, so converting in a process that converted before writes different names (same weights),
+    and the build would not be reproducible byte for byte.
+    """
     out_xml.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(model, str(out_xml), compress_to_fp16=fp16)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(_convert, str(src), str(out_xml), fp16).result()
     return out_xml

@@ -1,0 +1,173 @@
+"""``edgevid build`` on PP-OCRv4's detector: real conversion and int8 quantization, measured against fp32.
+
+Everything runs in a private ``$EDGEVID_HOME`` (``module_home``), so the variants built here are seen by
+this module's tests only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgevid.models import store
+
+pytestmark = pytest.mark.slow
+
+DET = "ppocrv4-det"
+
+
+def _det_card():
+    from edgevid.registry import get_registry
+
+    return get_registry().task("text").models["detector"]
+
+
+@pytest.fixture(scope="module")
+def built(module_home):
+    """The detector's fp16 and int8 variants, built once: (manifest entries by name, log lines)."""
+    from edgevid_quantize.build import build
+
+    log: list[str] = []
+    made = build("text", ("fp16", "int8"), models=(DET,), say=log.append)
+    assert set(made) == {DET}, made
+    return {e["name"]: e for e in made[DET]}, log
+
+
+def test_opset_upgrade_keeps_outputs(tmp_path):
+    """PP-OCRv4 det is opset 12; the upgraded copy is opset 13 and computes the same map on a text frame."""
+    import onnxruntime as ort
+
+    from edgevid.testing.scenes_text import standard_scenes
+    from edgevid_quantize.ort_int8 import upgrade_opset
+
+    src = store.fetch(_det_card().reference)
+    up, old, new = upgrade_opset(src, tmp_path / "up.onnx")
+    assert (old, new) == (12, 13)
+    img = standard_scenes()[0].image[:, :, ::-1].astype(np.float32) / 255.0
+    x = ((img - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()
+    outs = []
+    for path in (src, up):
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outs.append(sess.run(None, {sess.get_inputs()[0].name: x})[0])
+    assert outs[0].max() > 0.9, "the frame has text: the probability map must light up"
+    np.testing.assert_allclose(outs[1], outs[0], atol=1e-4)
+
+
+def test_manifest_records_every_variant(built, module_home):
+    """Manifest on disk: format, precision, compression, size and sha256 of the real files, recipe with versions."""
+    entries, _ = built
+    manifest = json.loads((module_home / "built" / DET / "manifest.json").read_text())
+    assert {v["name"] for v in manifest["variants"]} == {"fp16", "int8"}
+    for v in manifest["variants"]:
+        path = module_home / v["path"]
+        assert store.sha256_of(path) == v["sha256"]
+        size = path.stat().st_size + sum((module_home / s["path"]).stat().st_size for s in v.get("sidecars", []))
+        assert v["size"] == size
+        for s in v.get("sidecars", []):
+            assert store.sha256_of(module_home / s["path"]) == s["sha256"]
+        assert {"onnxruntime", "openvino", "onnx"} <= set(v["recipe"]["versions"])
+        assert v["metric"] == "character accuracy"
+        assert 0.0 <= v["accuracy"] <= 1.0
+    assert entries["fp16"]["format"] == "openvino" and entries["fp16"]["compression"] == "fp16-weights"
+    assert entries["int8"]["format"] == "onnx" and entries["int8"]["precision"] == "int8"
+
+
+def test_fp16_ir_matches_fp32(built):
+    """fp16 weights change nothing the task can see."""
+    assert built[0]["fp16"]["accuracy"] >= 0.99
+
+
+def test_int8_recipe_handles_the_opset_12_trap(built):
+    """Per-channel QDQ needed the opset upgrade and the pre-processing fallback; both are recorded."""
+    r = built[0]["int8"]["recipe"]
+    assert r["per_channel"] and r["format"] == "QDQ"
+    assert r["opset"] == [12, 13]
+    assert r["pre_process"] == "skip_symbolic_shape", "symbolic shape inference gives up on this graph"
+    assert r["calibration_frames"] >= 8
+
+
+def test_int8_is_smaller_and_accurate_or_flagged(built):
+    """int8 stores about a quarter of the fp32 bytes; it meets the floor, or says it does not and why."""
+    e = built[0]["int8"]
+    fp32 = store.fetch(_det_card().reference).stat().st_size
+    assert e["size"] < 0.5 * fp32
+    assert e["below_floor"] == (e["accuracy"] < 0.99)
+    search = e["recipe"]["accuracy_search"]
+    assert search[0]["kept_float"] == 0
+    # the floor met: the last attempt stands; never met: the best one does
+    assert e["accuracy"] == (max(a["accuracy"] for a in search) if e["below_floor"] else search[-1]["accuracy"])
+    if len(search) > 1:
+        assert e["recipe"]["kept_float_sqnr_db"], "nodes kept in float must be named"
+    # a calibration on the wrong domain drops this far below; in-domain it must not
+    assert e["accuracy"] >= 0.95
+
+
+def test_build_is_reproducible(built):
+    """Building again from the same inputs gives the same bytes."""
+    from edgevid_quantize.build import build
+
+    again = {e["name"]: e for e in build("text", ("fp16", "int8"), models=(DET,), say=lambda _: None)[DET]}
+    for name in ("fp16", "int8"):
+        assert again[name]["sha256"] == built[0][name]["sha256"], name
+
+
+def _choose(**pins):
+    from edgevid.models.catalog import variants
+    from edgevid.models.select import choose
+    from edgevid.registry import get_registry
+
+    return choose(variants(_det_card()), registry=get_registry(), **pins)
+
+
+def test_built_variants_are_listed_and_selectable(built):
+    """``edgevid list`` shows them with their accuracy, and selection runs them."""
+    out = subprocess.run([sys.executable, "-m", "edgevid", "list", "--json", "text"], capture_output=True, text=True,
+                         check=True)
+    (text,) = json.loads(out.stdout)
+    (det,) = [m for m in text["models"] if m["id"] == DET]
+    listed = {v["name"]: v for v in det["variants"]}
+    for name in ("fp16", "int8"):
+        assert listed[name]["sha256"] == built[0][name]["sha256"]
+        assert listed[name]["accuracy"] == built[0][name]["accuracy"]
+    choice = _choose(backend="onnxruntime", variant="int8")
+    assert choice.variant.precision == "int8" and choice.backend == "onnxruntime"
+    # unpinned, the x86 profiles rank int8 first: it is chosen exactly when it met the floor
+    auto = _choose(backend="onnxruntime")
+    assert auto.variant.name == ("fp32" if built[0]["int8"]["below_floor"] else "int8")
+
+
+def test_below_floor_variant_is_never_picked_unasked(built):
+    """A manifest entry under the accuracy floor is rejected by automatic selection, with the reason."""
+    from edgevid.models.catalog import manifest_path
+
+    path = manifest_path(DET)
+    saved = path.read_text()
+    data = json.loads(saved)
+    for v in data["variants"]:
+        v["accuracy"] = 0.5
+    try:
+        path.write_text(json.dumps(data))
+        choice = _choose(backend="onnxruntime")
+        assert choice.variant.name == "fp32"
+        assert any("below the floor" in r.reason for r in choice.rejected)
+    finally:
+        path.write_text(saved)
+
+
+@pytest.mark.parametrize(("argv", "code", "needle"), [
+    (["build", "no-such-task"], 3, "no-such-task"),
+    (["build", "text", "--variants", "int4"], 2, "int4"),
+    (["build", "text", "--model", "nope"], 2, "nope"),
+    (["build", "motion"], 2, "no model"),
+])
+def test_build_errors_are_one_line(argv, code, needle, module_home):
+    """Unknown tasks, variants and models: one line on stderr, a distinct exit code, no traceback."""
+    r = subprocess.run([sys.executable, "-m", "edgevid", *argv], capture_output=True, text=True)
+    assert r.returncode == code, r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
