@@ -28,6 +28,6 @@ def run(args) -> int:
     for model, entries in made.items():
         for e in entries:
             flag = " BELOW FLOOR" if e.get("below_floor") else ""
-            print(f"{model:32s} {e['name']:5s} {e['format']:8s} {e['size'] / 2**20:7.2f} MB  "
+            print(f"{model:32s} {e['name']:7s} {e['format']:8s} {e['size'] / 2**20:7.2f} MB  "
                   f"accuracy {e['accuracy']:.4f}{flag}  sha256 {e['sha256'][:12]}")
     return 0

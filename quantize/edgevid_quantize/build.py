@@ -3,7 +3,11 @@
 Variants made here (names are the same across a task's models, so a task-level ``variant=`` works):
 
 * ``fp16`` — OpenVINO IR with fp16-compressed weights (from ``.onnx`` or ``.tflite``);
+* ``int8-ov`` — OpenVINO IR quantized by NNCF, with accuracy control when plain PTQ misses the floor;
 * ``int8`` — ONNX Runtime static QDQ, per channel, calibrated on the task's own domain (``.onnx`` sources).
+
+``int8-ov`` is written before ``int8`` in the manifest, so OpenVINO (which reads both) picks its IR and
+ONNX Runtime (which reads only ONNX) the QDQ model.
 
 Every candidate is measured with the task's metric on held-out frames (``edgevid.bench.accuracy``),
 swapping in only that model so the figure is the model's own. An int8 model below the floor is
@@ -13,6 +17,7 @@ rebuilt keeping its most sensitive nodes in float (ranked by their own quantizat
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Callable
@@ -29,7 +34,7 @@ from edgevid.models.select import Choice
 from edgevid.registry import get_registry
 from edgevid.tasks.feeds import capture
 
-from . import ort_int8, openvino_ir
+from . import openvino_int8, openvino_ir, ort_int8
 from .frames import frames
 
 NATIVE = {"tflite": "tflite", "onnx": "onnxruntime"}
@@ -40,7 +45,7 @@ MAX_KEPT = 64
 
 def _versions() -> dict[str, str]:
     out = {}
-    for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx"):
+    for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx", "nncf"):
         try:
             out[pkg] = version(pkg)
         except Exception:  # noqa: BLE001 - a missing package is simply not recorded
@@ -60,27 +65,35 @@ def _entry(model_id: str, name: str, fmt: str, precision: str, compression: str,
     return e
 
 
-def _task_with(task: str, role: str, entry: dict, backend: str, options: dict):
-    """The task with model ``role`` replaced by the candidate ``entry``, every other model fp32 on its native runtime."""
-    from edgevid.models.card import Sidecar, StoreSource, Variant
+def task_with(task: str, role: str, model, options: dict):
+    """The task with model ``role`` replaced by ``model`` (a loaded model or a bare session), every other
+    model fp32 on its native runtime, so a figure measured on it is that model's own."""
+    from edgevid.models.loaded import LoadedModel
 
     cls = get_registry().task(task)
     loaded = {}
     for r in cls.roles(**options):
         card = cls.models[r]
         if r == role:
-            v = Variant(entry["name"], entry["format"], entry["precision"], entry["sha256"], StoreSource(entry["path"]),
-                        sidecars=tuple(Sidecar(s["name"], s["sha256"], StoreSource(s["path"]))
-                                       for s in entry.get("sidecars", [])))
-            loaded[r] = load_model(card, Choice(card, v, backend, "CPU", precision="f32"))
+            loaded[r] = model if isinstance(model, LoadedModel) else LoadedModel(card, card.reference, model, model.path)
         else:
             ref = card.reference
             loaded[r] = load_model(card, Choice(card, ref, NATIVE[ref.format], "CPU", precision="f32"))
     return cls(loaded, **options)
 
 
+def _candidate(task: str, role: str, entry: dict, backend: str):
+    """Load a manifest ``entry`` of model ``role`` on ``backend`` at f32."""
+    from edgevid.models.card import Sidecar, StoreSource, Variant
+
+    card = get_registry().task(task).models[role]
+    v = Variant(entry["name"], entry["format"], entry["precision"], entry["sha256"], StoreSource(entry["path"]),
+                sidecars=tuple(Sidecar(s["name"], s["sha256"], StoreSource(s["path"])) for s in entry.get("sidecars", [])))
+    return load_model(card, Choice(card, v, backend, "CPU", precision="f32"))
+
+
 def _score(task: str, role: str, entry: dict, backend: str, heldout, reference, options) -> float:
-    t = _task_with(task, role, entry, backend, options)
+    t = task_with(task, role, _candidate(task, role, entry, backend), options)
     try:
         return agreement(reference, [t.process(f) for f in heldout])
     finally:
@@ -95,6 +108,8 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
     unknown = set(variants) - set(KNOWN)
     if unknown:
         raise ConfigError(f"edgevid build: unknown variant(s) {sorted(unknown)} (known: {', '.join(KNOWN)})")
+    if "int8" in variants and importlib.util.find_spec("nncf") is None:
+        raise ConfigError("edgevid build int8 needs NNCF: pip install 'edgevid-quantize[openvino]'")
     cls = get_registry().task(task)
     if not cls.models:
         raise ConfigError(f"task {task!r} has no model to build")
@@ -132,6 +147,15 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
                        xml.with_suffix(".bin"))
             e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
             say(f"  {card.id} fp16 IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
+            entries.append(e)
+        if "int8" in variants:
+            xml = folder / "int8-ov" / f"{src.stem}.xml"
+            recipe = openvino_int8.quantize(task, role, src, xml, feeds[role], heldout, reference, floor, options)
+            e = _entry(card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
+            e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
+            e["below_floor"] = e["accuracy"] < floor
+            steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
+            say(f"  {card.id} int8 IR (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
             entries.append(e)
         if "int8" in variants and card.reference.format == "onnx":
             entries.append(_int8(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say))

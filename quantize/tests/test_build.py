@@ -62,7 +62,7 @@ def test_manifest_records_every_variant(built, module_home):
     """Manifest on disk: format, precision, compression, size and sha256 of the real files, recipe with versions."""
     entries, _ = built
     manifest = json.loads((module_home / "built" / DET / "manifest.json").read_text())
-    assert {v["name"] for v in manifest["variants"]} == {"fp16", "int8"}
+    assert [v["name"] for v in manifest["variants"]] == ["fp16", "int8-ov", "int8"]
     for v in manifest["variants"]:
         path = module_home / v["path"]
         assert store.sha256_of(path) == v["sha256"]
@@ -70,11 +70,12 @@ def test_manifest_records_every_variant(built, module_home):
         assert v["size"] == size
         for s in v.get("sidecars", []):
             assert store.sha256_of(module_home / s["path"]) == s["sha256"]
-        assert {"onnxruntime", "openvino", "onnx"} <= set(v["recipe"]["versions"])
+        assert {"onnxruntime", "openvino", "onnx", "nncf"} <= set(v["recipe"]["versions"])
         assert v["metric"] == "character accuracy"
         assert 0.0 <= v["accuracy"] <= 1.0
     assert entries["fp16"]["format"] == "openvino" and entries["fp16"]["compression"] == "fp16-weights"
     assert entries["int8"]["format"] == "onnx" and entries["int8"]["precision"] == "int8"
+    assert entries["int8-ov"]["format"] == "openvino" and entries["int8-ov"]["precision"] == "int8"
 
 
 def test_fp16_ir_matches_fp32(built):
@@ -107,12 +108,27 @@ def test_int8_is_smaller_and_accurate_or_flagged(built):
     assert e["accuracy"] >= 0.95
 
 
+def test_nncf_int8_meets_the_floor(built):
+    """NNCF's int8 IR holds 99% of fp32 (with accuracy control if plain PTQ did not), and really is int8."""
+    import openvino as ov
+
+    e = built[0]["int8-ov"]
+    assert e["accuracy"] >= 0.99 and not e["below_floor"]
+    r = e["recipe"]
+    assert r["tool"].startswith("nncf.quantize") and r["accuracy_search"][0]["method"] == "quantize"
+    model = ov.Core().read_model(str(store.home() / e["path"]))
+    fq = sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+    assert fq == r["fake_quantize_nodes"] > 20
+    # depthwise convolutions stay float by design (slower in int8 on AVX-512)
+    assert r["float_types"] == ["GroupConvolution"]
+
+
 def test_build_is_reproducible(built):
     """Building again from the same inputs gives the same bytes."""
     from edgevid_quantize.build import build
 
     again = {e["name"]: e for e in build("text", ("fp16", "int8"), models=(DET,), say=lambda _: None)[DET]}
-    for name in ("fp16", "int8"):
+    for name in ("fp16", "int8-ov", "int8"):
         assert again[name]["sha256"] == built[0][name]["sha256"], name
 
 
@@ -131,11 +147,13 @@ def test_built_variants_are_listed_and_selectable(built):
     (text,) = json.loads(out.stdout)
     (det,) = [m for m in text["models"] if m["id"] == DET]
     listed = {v["name"]: v for v in det["variants"]}
-    for name in ("fp16", "int8"):
+    for name in ("fp16", "int8-ov", "int8"):
         assert listed[name]["sha256"] == built[0][name]["sha256"]
         assert listed[name]["accuracy"] == built[0][name]["accuracy"]
     choice = _choose(backend="onnxruntime", variant="int8")
     assert choice.variant.precision == "int8" and choice.backend == "onnxruntime"
+    # OpenVINO reads both int8 variants and gets its own IR; ONNX Runtime cannot read IR
+    assert _choose(backend="openvino").variant.name == "int8-ov"
     # unpinned, the x86 profiles rank int8 first: it is chosen exactly when it met the floor
     auto = _choose(backend="onnxruntime")
     assert auto.variant.name == ("fp32" if built[0]["int8"]["below_floor"] else "int8")

@@ -1,0 +1,116 @@
+"""int8 for OpenVINO with NNCF: post-training quantization, then ``quantize_with_accuracy_control`` when the
+plain result falls below the floor.
+
+The accuracy NNCF controls is the task's own metric: its validation function runs the whole task on
+held-out frames with this model swapped in, against the fp32 reference results. The job runs in a
+fresh process, because OpenVINO names the nodes it creates from a process-wide counter and a
+reproducible build must write the same bytes each time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+#: Depthwise convolutions stay float: their int8 kernels are memory-bound and slower than bf16 on AVX-512
+#: CPUs (PP-OCRv4 rec: 8.8 ms int8 vs 5.2 ms bf16 per inference, OpenVINO's performance counters), and the
+#: Reorder nodes between int8 and float layers cost more than 8 bits save on small models.
+FLOAT_TYPES = ("GroupConvolution",)
+
+
+def _model_type(model) -> str | None:
+    """NNCF's TRANSFORMER type for attention models (it keeps their sensitive ops float); None for CNNs."""
+    ops = {op.get_type_name() for op in model.get_ops()}
+    return "TRANSFORMER" if {"Softmax", "MatMul"} <= ops else None
+
+
+def _fake_quantized(model) -> int:
+    return sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+
+
+class _Validator:
+    """NNCF validation function: the task's agreement with the fp32 reference, overall and per frame."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+
+    def __call__(self, compiled, indices) -> tuple[float, list[float]]:
+        from edgevid.bench.accuracy import agreement
+        from edgevid.backends.openvino import OpenVinoSession
+
+        from .build import task_with
+
+        job = self.job
+        session = OpenVinoSession(compiled, Path(job["src"]), "CPU", [])
+        task = task_with(job["task"], job["role"], session, job["options"])
+        try:
+            indices = list(indices)
+            results = [task.process(job["heldout"][i]) for i in indices]
+        finally:
+            task.close()
+        refs = [job["reference"][i] for i in indices]
+        per_frame = [agreement([r], [o]) for r, o in zip(refs, results)]
+        return agreement(refs, results), per_frame
+
+
+def _job(job: dict[str, Any]) -> dict[str, Any]:
+    import os
+
+    # NNCF sends usage telemetry unless told it runs in CI; a build talks to no host.
+    os.environ["NNCF_CI"] = "1"
+    import nncf
+    import openvino as ov
+
+    logging.getLogger("nncf").setLevel(logging.WARNING)
+    model = ov.convert_model(job["src"])
+    feeds = job["calibration"]
+    name = next(iter(feeds[0]))
+    calib = nncf.Dataset(feeds, lambda f: f[name])
+    kind = _model_type(model)
+    params = {"subset_size": len(feeds), "model_type": nncf.ModelType[kind] if kind else None}
+    if job["float_types"]:
+        present = {op.get_type_name() for op in model.get_ops()} & set(job["float_types"])
+        if present:
+            params["ignored_scope"] = nncf.IgnoredScope(types=sorted(present))
+    validate = _Validator(job)
+    q = nncf.quantize(model, calib, **params)
+    compiled = ov.Core().compile_model(q, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    plain, _ = validate(compiled, range(len(job["heldout"])))
+    recipe = {"tool": f"nncf.quantize {nncf.__version__}", "preset": "performance", "model_type": kind,
+              "float_types": sorted(params["ignored_scope"].types) if "ignored_scope" in params else [],
+              "calibration_frames": len(feeds), "fake_quantize_nodes": _fake_quantized(q),
+              "accuracy_search": [{"method": "quantize", "accuracy": round(plain, 4)}]}
+    if plain < job["floor"]:
+        # reverts the ops whose quantization costs the most metric, until the drop is within max_drop
+        q = nncf.quantize_with_accuracy_control(
+            model, calib, nncf.Dataset(list(range(len(job["heldout"])))), validate,
+            max_drop=1.0 - job["floor"], drop_type=nncf.DropType.ABSOLUTE, **params)
+        compiled = ov.Core().compile_model(q, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        controlled, _ = validate(compiled, range(len(job["heldout"])))
+        recipe["tool"] += " + quantize_with_accuracy_control"
+        recipe["accuracy_search"].append({"method": "quantize_with_accuracy_control", "accuracy": round(controlled, 4),
+                                          "fake_quantize_nodes": _fake_quantized(q)})
+        recipe["kept_float_fake_quantize"] = recipe["fake_quantize_nodes"] - _fake_quantized(q)
+        recipe["fake_quantize_nodes"] = _fake_quantized(q)
+    ov.save_model(q, job["out"])  # float constants NNCF left (reverted ops) go fp16, as for the fp16 variant
+    return recipe
+
+
+def quantize(task: str, role: str, src: Path, out_xml: Path, calibration: list[dict[str, np.ndarray]],
+             heldout: list[np.ndarray], reference: list, floor: float, options: dict,
+             float_types: tuple[str, ...] = FLOAT_TYPES) -> dict[str, Any]:
+    """Write an NNCF int8 IR of ``src`` to ``out_xml``; returns the recipe (method, model type, search).
+
+    Layers of ``float_types`` stay float (see :data:`FLOAT_TYPES`)."""
+    out_xml.parent.mkdir(parents=True, exist_ok=True)
+    job = {"task": task, "role": role, "src": str(src), "out": str(out_xml), "calibration": calibration,
+           "heldout": heldout, "reference": reference, "floor": floor, "options": options,
+           "float_types": tuple(float_types)}
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_job, job).result()
