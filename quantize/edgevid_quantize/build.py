@@ -92,10 +92,20 @@ def _candidate(task: str, role: str, entry: dict, backend: str):
     return load_model(card, Choice(card, v, backend, "CPU", precision="f32"))
 
 
+def run_each(task, frames) -> list:
+    """The task's result on each frame on its own: held-out frames are unrelated stills, and state carried
+    between them (ROI tracking) would make a score depend on their order."""
+    out = []
+    for f in frames:
+        task.reset()
+        out.append(task.process(f))
+    return out
+
+
 def _score(task: str, role: str, entry: dict, backend: str, heldout, reference, options) -> float:
     t = task_with(task, role, _candidate(task, role, entry, backend), options)
     try:
-        return agreement(reference, [t.process(f) for f in heldout])
+        return agreement(reference, run_each(t, heldout))
     finally:
         t.close()
 
@@ -125,12 +135,13 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
     ref_task = load(task, backend=ref_backend, precision="f32", variant=refs.pop() if len(refs) == 1 else None,
                     **options)
     try:
-        reference = [ref_task.process(f) for f in heldout]
+        reference = run_each(ref_task, heldout)
         feeds = capture(ref_task, calib)
     finally:
         ref_task.close()
     say(f"{task}: {len(calib)} calibration and {len(heldout)} held-out frames; metric {metric_name(reference[0])}")
     written: dict[str, list[dict]] = {}
+    skipped: list[dict] = []
     for role, card in cls.models.items():
         if models and card.id not in models:
             continue
@@ -140,7 +151,12 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
         src = store.fetch(card.reference)
         folder = store.home() / "built" / card.id
         entries = []
-        if "fp16" in variants:
+        recipe = None
+        unreadable = openvino_ir.unreadable(src) if {"fp16", "int8"} & set(variants) else None
+        if unreadable:
+            say(f"  {card.id}: no OpenVINO variants: {unreadable}")
+            skipped.append({"model": card.id, "variants": ["fp16", "int8-ov"], "reason": unreadable})
+        if "fp16" in variants and not unreadable:
             xml = openvino_ir.convert(src, folder / "fp16" / f"{src.stem}.xml", fp16=True)
             e = _entry(card.id, "fp16", "openvino", "fp16", "fp16-weights", xml,
                        {"tool": "openvino.convert_model + save_model(compress_to_fp16=True)", "source": card.reference.name},
@@ -148,9 +164,16 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
             e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
             say(f"  {card.id} fp16 IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
             entries.append(e)
-        if "int8" in variants:
+        if "int8" in variants and not unreadable:
             xml = folder / "int8-ov" / f"{src.stem}.xml"
-            recipe = openvino_int8.quantize(task, role, src, xml, feeds[role], heldout, reference, floor, options)
+            try:
+                recipe = openvino_int8.quantize(task, role, src, xml, feeds[role], heldout, reference, floor, options)
+            except openvino_int8.NoInt8 as exc:
+                say(f"  {card.id} int8 IR (NNCF): not written: {exc}")
+                skipped.append({"model": card.id, "variants": ["int8-ov"], "reason": str(exc)})
+                shutil.rmtree(xml.parent, ignore_errors=True)
+                recipe = None
+        if "int8" in variants and not unreadable and recipe is not None:
             e = _entry(card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
             e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
             e["below_floor"] = e["accuracy"] < floor
@@ -161,7 +184,7 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
             entries.append(_int8(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say))
         for e in entries:
             e["metric"] = metric_name(reference[0])
-        _write_manifest(card.id, entries)
+        _write_manifest(card.id, entries, [k for k in skipped if k["model"] == card.id])
         written[card.id] = entries
     return written
 
@@ -210,15 +233,18 @@ def _int8(task, role, card, src, folder, calibration, heldout, reference, floor,
     return best
 
 
-def _write_manifest(model_id: str, entries: list[dict]) -> Path:
-    """Merge ``entries`` into the model's manifest (same-name variants are replaced)."""
+def _write_manifest(model_id: str, entries: list[dict], skipped: list[dict] = ()) -> Path:
+    """Merge ``entries`` into the model's manifest (same-name variants are replaced); ``skipped`` says which
+    variants could not be made and why."""
     path = manifest_path(model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         data = {"model": model_id, "variants": []}
-    names = {e["name"] for e in entries}
+    # a variant rebuilt or now impossible replaces what an earlier build left
+    names = {e["name"] for e in entries} | {n for k in skipped for n in k["variants"]}
     data["variants"] = [v for v in data.get("variants", []) if v["name"] not in names] + entries
+    data["skipped"] = [{"variants": k["variants"], "reason": k["reason"]} for k in skipped]
     path.write_text(json.dumps(data, indent=1))
     return path

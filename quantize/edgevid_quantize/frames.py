@@ -47,8 +47,28 @@ def _face() -> tuple[list[np.ndarray], list[np.ndarray]]:
     return [s.image for s in calib], [s.image for s in sf.standard_set()]
 
 
+def _pose() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    from edgevid.testing import scenes_pose as sp
+
+    # other places, scales and turns than the test set (which uses the centre, 0.55/0.8, 0/-30/60/180 deg)
+    calib = [sp.scene(bg, center=(280 + 20 * i, 250 - 10 * i), scale=0.65 + 0.05 * (i % 3), angle=(15, -45, 90, 200)[i % 4])
+             for i, bg in enumerate(sp.BACKGROUNDS)]
+    # half the test set's backgrounds: accuracy control re-runs the two-stage task on every frame per round
+    held = [sp.scene(bg, scale=s, angle=a) for bg in sp.BACKGROUNDS[::2] for a in (0.0, -30.0, 60.0, 180.0)
+            for s in (0.55, 0.8)]
+    return [s.image for s in calib], [s.image for s in held]
+
+
+def _segment() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    from edgevid.testing import scenes_segment as ss
+
+    calib = [ss.compose(bg, 480, 640, 60 + 70 * i, 300 + 25 * i) for i, bg in enumerate(("grass", "coffee", "rocket", "chelsea"))]
+    held = ss.walk(frames=6, step=30) + [ss.compose("brick", 480, 640, 200, 400), ss.compose("grass", 720, 1280, 500, 600)]
+    return [s.image for s in calib], [s.image for s in held]
+
+
 #: task -> function giving (calibration frames, held-out frames)
-DOMAINS = {"text": _text, "face": _face}
+DOMAINS = {"text": _text, "face": _face, "pose": _pose, "segment": _segment}
 
 
 def frames(task: str) -> tuple[list[np.ndarray], list[np.ndarray]]:

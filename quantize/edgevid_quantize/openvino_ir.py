@@ -24,3 +24,16 @@ def convert(src: Path, out_xml: Path, fp16: bool) -> Path:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pool.submit(_convert, str(src), str(out_xml), fp16).result()
     return out_xml
+
+
+def unreadable(src: Path) -> str | None:
+    """Why OpenVINO cannot read ``src`` (one line), or None when it can."""
+    import openvino as ov
+
+    try:
+        ov.Core().read_model(str(src))
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        # the last line names the cause ("No translator found for Convolution2DTransposeBias node.")
+        return f"OpenVINO cannot read {src.name}: {(lines or ['unknown error'])[-1][:200]}"
+    return None

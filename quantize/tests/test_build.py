@@ -189,3 +189,18 @@ def test_build_errors_are_one_line(argv, code, needle, module_home):
     assert r.returncode == code, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_model_is_skipped_with_its_reason(module_home):
+    """Selfie segmentation's custom op stops OpenVINO: the build says so in the manifest and makes nothing false."""
+    from edgevid_quantize.build import build
+
+    log: list[str] = []
+    made = build("segment", ("fp16", "int8"), models=("selfie-segmentation",), say=log.append)
+    assert made == {"selfie-segmentation": []}
+    manifest = json.loads((module_home / "built" / "selfie-segmentation" / "manifest.json").read_text())
+    assert manifest["variants"] == []
+    (skip,) = manifest["skipped"]
+    assert skip["variants"] == ["fp16", "int8-ov"]
+    assert "Convolution2DTransposeBias" in skip["reason"]
+    assert any("Convolution2DTransposeBias" in line for line in log)

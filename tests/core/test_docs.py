@@ -20,5 +20,5 @@ def test_every_hook_has_a_signature_headed_section():
 
 
 def test_docs_named_by_the_readme_exist():
-    for doc in ["architecture.md", "plugins.md", "devices.md", "bench.md"]:
+    for doc in ["architecture.md", "plugins.md", "devices.md", "bench.md", "pipeline.md", "quantize.md"]:
         assert (ROOT / "docs" / doc).is_file(), doc
