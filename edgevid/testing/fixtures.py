@@ -49,17 +49,21 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["EDGEVID_HOME"] = str(session)
 
 
+def _leave(previous: str | None, home: Path) -> None:
+    """Point ``$EDGEVID_HOME`` back at ``previous`` (unset if None) and remove the private ``home``."""
+    if previous is None:
+        os.environ.pop("EDGEVID_HOME", None)
+    else:
+        os.environ["EDGEVID_HOME"] = previous
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Restore ``$EDGEVID_HOME`` and remove the session home (links only; the shared caches stay)."""
     saved = getattr(config, "_edgevid_home", None)
     if saved is None:
         return
-    previous, session = saved
-    if previous is None:
-        os.environ.pop("EDGEVID_HOME", None)
-    else:
-        os.environ["EDGEVID_HOME"] = previous
-    shutil.rmtree(session, ignore_errors=True)
+    _leave(*saved)
 
 
 @contextlib.contextmanager
@@ -87,11 +91,7 @@ def module_home() -> Iterator[Path]:
     try:
         yield path
     finally:
-        if previous is None:
-            os.environ.pop("EDGEVID_HOME", None)
-        else:
-            os.environ["EDGEVID_HOME"] = previous
-        shutil.rmtree(path, ignore_errors=True)
+        _leave(previous, path)
 
 
 @pytest.fixture
