@@ -17,6 +17,10 @@ from .sinks import Sink
 from .spool import Spool
 
 
+#: How long a PUBACK that arrived before publish() returned stays valid for settling its message.
+EARLY_ACK_S = 5.0
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """``HOST[:PORT]`` -> (host, port); the port defaults to 1883."""
     host, _, port = address.rpartition(":") if ":" in address else (address, "", "1883")
@@ -39,6 +43,10 @@ class MqttSink(Sink):
         self.prefix, self.drain_timeout = prefix.rstrip("/"), drain_timeout
         self.spool = Spool(spool_path)
         self.inflight: dict[int, str] = {}  # paho message id -> event id, until PUBACK
+        # PUBACKs that beat publish() returning their message id -> when they came. Only fresh ones count:
+        # a stale one (a message paho resent itself after a reconnect) must not settle a later message
+        # that reuses its id once ids wrap.
+        self.early_acks: dict[int, float] = {}
         self.sending: set[str] = set()
         self.lock = threading.Lock()
         self.connected = threading.Event()
@@ -59,12 +67,18 @@ class MqttSink(Sink):
         self.connected.clear()
         with self.lock:  # unacknowledged messages go again after the reconnect
             self.inflight.clear()
+            self.early_acks.clear()
             self.sending.clear()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self.lock:
             event_id = self.inflight.pop(mid, None)
-            self.sending.discard(event_id)
+            if event_id is None:
+                now = time.monotonic()
+                self.early_acks = {m: t for m, t in self.early_acks.items() if now - t < EARLY_ACK_S}
+                self.early_acks[mid] = now
+            else:
+                self.sending.discard(event_id)
         if event_id is not None:
             self.spool.remove(event_id)
 
@@ -77,8 +91,18 @@ class MqttSink(Sink):
                 if event_id in self.sending:
                     continue
                 self.sending.add(event_id)
-                info = self.client.publish(topic, payload, qos=1)
-                self.inflight[info.mid] = event_id
+            # Never publish holding our lock: paho calls _on_publish holding its own message lock, which
+            # publish() takes too, so the two orders would deadlock (seen under load). A PUBACK that comes
+            # back before publish() returns is parked in early_acks and settled here.
+            mid = self.client.publish(topic, payload, qos=1).mid
+            with self.lock:
+                acked = time.monotonic() - self.early_acks.pop(mid, -EARLY_ACK_S) < EARLY_ACK_S
+                if acked:
+                    self.sending.discard(event_id)
+                else:
+                    self.inflight[mid] = event_id
+            if acked:
+                self.spool.remove(event_id)
 
     def write(self, record: dict[str, Any], frame=None, result=None) -> None:
         """Spool, then send, each event of the record."""
