@@ -10,6 +10,8 @@ def add_parser(sub) -> None:
     p.add_argument("--variants", default="fp16,int8", help="comma-separated: fp16 (OpenVINO IR), int8 (ONNX QDQ)")
     p.add_argument("--model", action="append", default=[], metavar="ID",
                    help="build only this model of the task (repeatable; default: all its models)")
+    p.add_argument("--calib", metavar="SOURCE",
+                   help="calibrate on frames from this video file, image folder or glob (default: built-in task frames)")
     p.add_argument("--floor", type=float, default=0.99, help="accuracy floor as a fraction of fp32 (default 0.99)")
     p.set_defaults(func=run)
 
@@ -24,7 +26,7 @@ def run(args) -> int:
         raise ConfigError("edgevid build needs the host toolchain: pip install edgevid-quantize "
                           "(it is host-only; devices never need it)") from None
     made = build(args.task, tuple(v.strip() for v in args.variants.split(",") if v.strip()), args.floor,
-                 models=tuple(args.model))
+                 models=tuple(args.model), calib=args.calib)
     for model, entries in made.items():
         for e in entries:
             flag = " BELOW FLOOR" if e.get("below_floor") else ""

@@ -71,10 +71,32 @@ def _segment() -> tuple[list[np.ndarray], list[np.ndarray]]:
 DOMAINS = {"text": _text, "face": _face, "pose": _pose, "segment": _segment}
 
 
-def frames(task: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(calibration, held-out) BGR frames for ``task``."""
+#: At most this many frames are taken from a user's calibration source, spread evenly over it.
+MAX_CALIB_FRAMES = 32
+
+
+def from_source(spec: str, limit: int = MAX_CALIB_FRAMES) -> list[np.ndarray]:
+    """Up to ``limit`` frames spread evenly over a video file, image folder or glob (``--calib``)."""
+    from edgevid.errors import ConfigError
+    from edgevid.pipeline.sources import open_source
+
+    src = open_source(spec)
+    try:
+        images = [f.image for f in src]
+    finally:
+        src.close()
+    if not images:
+        raise ConfigError(f"--calib {spec}: no frames in it")
+    picks = np.linspace(0, len(images) - 1, min(limit, len(images))).round().astype(int)
+    return [images[i] for i in dict.fromkeys(picks)]
+
+
+def frames(task: str, calib: str | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(calibration, held-out) BGR frames for ``task``; ``calib`` replaces the built-in calibration frames with
+    frames from the user's own source (the held-out frames, with their exact ground truth, stay)."""
     from edgevid.errors import ConfigError
 
     if task not in DOMAINS:
         raise ConfigError(f"edgevid build: no calibration domain for task {task!r} yet (have: {', '.join(DOMAINS)})")
-    return DOMAINS[task]()
+    builtin, heldout = DOMAINS[task]()
+    return (from_source(calib) if calib else builtin), heldout

@@ -204,3 +204,31 @@ def test_unreadable_model_is_skipped_with_its_reason(module_home):
     assert skip["variants"] == ["fp16", "int8-ov"]
     assert "Convolution2DTransposeBias" in skip["reason"]
     assert any("Convolution2DTransposeBias" in line for line in log)
+
+
+def test_calibration_source_of_the_wrong_domain_is_refused(tmp_path, module_home):
+    """``--calib`` with frames that hold no text cannot calibrate a text model: one line, exit 2."""
+    import cv2
+
+    from edgevid.testing.scenes_text import no_text_frame
+
+    for i, bg in enumerate(("grass", "brick", "coffee")):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), no_text_frame(bg))
+    r = subprocess.run([sys.executable, "-m", "edgevid", "build", "text", "--model", DET, "--calib", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert "finds nothing in any of the 3 calibration frames" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_calibration_source_of_the_task_domain_is_used(tmp_path, module_home):
+    """Frames from the user's own folder replace the built-in calibration set."""
+    import cv2
+
+    from edgevid.testing.scenes_text import standard_scenes
+    from edgevid_quantize.build import build
+
+    for i, scene in enumerate(standard_scenes()[:3]):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), scene.image)
+    log: list[str] = []
+    build("text", ("fp16",), models=(DET,), calib=str(tmp_path), say=log.append)
+    assert any(f"3 calibration frames ({tmp_path}; 3 with content)" in line for line in log), log
