@@ -52,7 +52,9 @@ def backend_devices(sel: Selection) -> list[tuple[str, str]]:
 
 
 def _size_mb(paths: list[Path]) -> float:
-    return round(sum(p.stat().st_size for p in paths) / 2**20, 3)
+    """Bytes a model costs on disk, in MB: an OpenVINO IR counts its weights (``.bin``) too."""
+    files = [f for p in paths for f in (p, p.with_suffix(".bin")) if f == p or (p.suffix == ".xml" and f.is_file())]
+    return round(sum(f.stat().st_size for f in files) / 2**20, 3)
 
 
 def bench_model(path: Path, sel: Selection, budget: Budget, progress: Callable[[str], None]) -> list[dict]:
@@ -116,14 +118,16 @@ def _config_row(backend, device, variant, precision, compression, size_mb, info)
             "compression": compression, "size_mb": size_mb, "runtime": info}
 
 
-def task_configs(task: str, sel: Selection) -> tuple[list[tuple[str, str, str, str | None]], list[dict]]:
-    """(backend, device, variant, precision hint) configurations that can run every model of ``task``,
-    and the skipped ones. A model-free task has one configuration: ("none", "CPU", "none", None)."""
+def task_configs(task: str, sel: Selection, options: dict | None = None
+                 ) -> tuple[list[tuple[str, str, str, str | None]], list[dict]]:
+    """(backend, device, variant, precision hint) configurations that can run every model ``task`` loads
+    with ``options``, and the skipped ones. A model-free task has one configuration: ("none", "CPU", "none", None)."""
     reg = get_registry()
     cls = reg.task(task)
     if not cls.models:
         return [("none", "CPU", "none", None)], []
-    cards = [catalog_variants(c) for c in cls.models.values()]
+    # only the models these options load: an unused one (text's direction classifier) must not veto a variant
+    cards = [catalog_variants(cls.models[role]) for role in cls.roles(**(options or {}))]
     names = sorted({v.name for c in cards for v in c.variants}, key=lambda n: (n != "fp32", n))
     configs, skipped = [], []
     for (backend, device), name in itertools.product(backend_devices(sel), names):
@@ -149,7 +153,7 @@ def bench_task(task: str, frames: list[np.ndarray], source: Path, sel: Selection
     from ..pipeline.sources import open_source
 
     options = options or {}
-    configs, skipped = task_configs(task, sel)
+    configs, skipped = task_configs(task, sel, options)
     acc_frames = frames[:ACCURACY_FRAMES]
     reference = _reference_results(task, acc_frames, options, progress)
     rows = []

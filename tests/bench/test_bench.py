@@ -126,3 +126,16 @@ def test_task_bench_on_the_builtin_sample(tmp_path):
         assert r["accuracy"]["metric"].startswith("detection F1")
     assert rows["tflite"]["accuracy"]["vs_reference"] == 1.0  # tflite f32 *is* the reference runtime
     assert rows["openvino"]["accuracy"]["vs_reference"] >= 0.9
+
+
+def test_an_ir_counts_its_weights(tmp_path):
+    """An OpenVINO IR's size is its .xml plus its .bin: the weights are the bytes a device stores."""
+    ov = pytest.importorskip("openvino")
+    from edgevid.bench.run import _size_mb
+    from edgevid.testing.models import real_model_path
+
+    xml = tmp_path / "face.xml"
+    ov.save_model(ov.convert_model(str(real_model_path("blazeface_short"))), str(xml))
+    both = (xml.stat().st_size + xml.with_suffix(".bin").stat().st_size) / 2**20
+    assert xml.with_suffix(".bin").stat().st_size > 100_000
+    assert _size_mb([xml]) == round(both, 3)
