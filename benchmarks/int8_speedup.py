@@ -146,11 +146,10 @@ def run(tasks: list[str], rounds: int, seconds: float, threads: int) -> list[dic
                 best_float = min((n for n in p50 if n != int8), key=p50.get)
                 v = card.variant(int8)
                 row = {"task": task, "model": card.id, "backend": backend,
-                             "shape": {k: list(a.shape) for k, a in feed.items()},
-                             "float": best_float, "float_precision": precision[best_float], "float_ms": p50[best_float],
-                             "int8_ms": p50[int8], "int8_precision": precision[int8],
-                             "speedup": p50[best_float] / p50[int8], "accuracy": v.accuracy,
-                             "all_ms": p50}
+                       "shape": {k: list(a.shape) for k, a in feed.items()},
+                       "float": best_float, "float_precision": precision[best_float], "float_ms": p50[best_float],
+                       "int8_ms": p50[int8], "int8_precision": precision[int8],
+                       "speedup": p50[best_float] / p50[int8], "accuracy": v.accuracy, "all_ms": p50}
                 if row["speedup"] < 1.5:
                     row["evidence"] = explain(row, models, feed, threads)
                 for m in models.values():

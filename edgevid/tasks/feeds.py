@@ -7,8 +7,10 @@ from collections.abc import Iterable
 import numpy as np
 
 
-def capture(task, frames: Iterable[np.ndarray], limit: int | None = None) -> dict[str, list[dict[str, np.ndarray]]]:
+def capture(task, frames: Iterable[np.ndarray], limit: int | None = None,
+            results: list | None = None) -> dict[str, list[dict[str, np.ndarray]]]:
     """Run ``frames`` through ``task``; for each model role, the input feeds it received (up to ``limit`` each).
+    The task's results are appended to ``results`` when a list is given.
 
     The task's sessions are wrapped only while this runs; state the frames left behind is reset.
     """
@@ -25,7 +27,9 @@ def capture(task, frames: Iterable[np.ndarray], limit: int | None = None) -> dic
         m.session.run = spy
     try:
         for frame in frames:
-            task.process(frame)
+            out = task.process(frame)
+            if results is not None:
+                results.append(out)
     finally:
         for role, m in task.loaded.items():
             m.session.run = originals[role]

@@ -65,21 +65,29 @@ def _entry(model_id: str, name: str, fmt: str, precision: str, compression: str,
     return e
 
 
-def task_with(task: str, role: str, model, options: dict):
+def float_models(task: str, role: str, options: dict) -> dict:
+    """Every model of ``task`` but ``role`` (those ``options`` load), fp32 on its native runtime."""
+    cls = get_registry().task(task)
+    out = {}
+    for r in cls.roles(**options):
+        if r != role:
+            card = cls.models[r]
+            ref = card.reference
+            out[r] = load_model(card, Choice(card, ref, NATIVE[ref.format], "CPU", precision="f32"))
+    return out
+
+
+def task_with(task: str, role: str, model, options: dict, others: dict | None = None):
     """The task with model ``role`` replaced by ``model`` (a loaded model or a bare session), every other
-    model fp32 on its native runtime, so a figure measured on it is that model's own."""
+    model fp32 on its native runtime (``others``, from :func:`float_models`, or loaded now), so a figure
+    measured on it is that model's own."""
     from edgevid.models.loaded import LoadedModel
 
     cls = get_registry().task(task)
-    loaded = {}
-    for r in cls.roles(**options):
-        card = cls.models[r]
-        if r == role:
-            loaded[r] = model if isinstance(model, LoadedModel) else LoadedModel(card, card.reference, model, model.path)
-        else:
-            ref = card.reference
-            loaded[r] = load_model(card, Choice(card, ref, NATIVE[ref.format], "CPU", precision="f32"))
-    return cls(loaded, **options)
+    card = cls.models[role]
+    if not isinstance(model, LoadedModel):
+        model = LoadedModel(card, card.reference, model, model.path)
+    return cls({**(others if others is not None else float_models(task, role, options)), role: model}, **options)
 
 
 def _candidate(task: str, role: str, entry: dict, backend: str):
@@ -143,8 +151,9 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
                     **options)
     try:
         reference = run_each(ref_task, heldout)
-        with_content = sum(_finds(r) for r in run_each(ref_task, calib_frames))
-        feeds = capture(ref_task, calib_frames)
+        calib_results: list = []
+        feeds = capture(ref_task, calib_frames, results=calib_results)
+        with_content = sum(_finds(r) for r in calib_results)
     finally:
         ref_task.close()
     if with_content == 0:
@@ -164,7 +173,6 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
         src = store.fetch(card.reference)
         folder = store.home() / "built" / card.id
         entries = []
-        recipe = None
         unreadable = openvino_ir.unreadable(src) if {"fp16", "int8"} & set(variants) else None
         if unreadable:
             say(f"  {card.id}: no OpenVINO variants: {unreadable}")
@@ -178,21 +186,9 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
             say(f"  {card.id} fp16 IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
             entries.append(e)
         if "int8" in variants and not unreadable:
-            xml = folder / "int8-ov" / f"{src.stem}.xml"
-            try:
-                recipe = openvino_int8.quantize(task, role, src, xml, feeds[role], heldout, reference, floor, options)
-            except openvino_int8.NoInt8 as exc:
-                say(f"  {card.id} int8 IR (NNCF): not written: {exc}")
-                skipped.append({"model": card.id, "variants": ["int8-ov"], "reason": str(exc)})
-                shutil.rmtree(xml.parent, ignore_errors=True)
-                recipe = None
-        if "int8" in variants and not unreadable and recipe is not None:
-            e = _entry(card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
-            e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
-            e["below_floor"] = e["accuracy"] < floor
-            steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
-            say(f"  {card.id} int8 IR (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
-            entries.append(e)
+            e = _int8_ov(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say, skipped)
+            if e is not None:
+                entries.append(e)
         if "int8" in variants and card.reference.format == "onnx":
             entries.append(_int8(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say))
         for e in entries:
@@ -203,6 +199,25 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
         _write_manifest(card.id, entries, [k for k in skipped if k["model"] == card.id])
         written[card.id] = entries
     return written
+
+
+def _int8_ov(task, role, card, src, folder, calibration, heldout, reference, floor, options, say,
+             skipped: list[dict]) -> dict | None:
+    """NNCF's int8 IR, measured; None (and a ``skipped`` note) when no int8 model can meet the floor."""
+    xml = folder / "int8-ov" / f"{src.stem}.xml"
+    try:
+        recipe = openvino_int8.quantize(task, role, src, xml, calibration, heldout, reference, floor, options)
+    except openvino_int8.NoInt8 as exc:
+        say(f"  {card.id} int8 IR (NNCF): not written: {exc}")
+        skipped.append({"model": card.id, "variants": ["int8-ov"], "reason": str(exc)})
+        shutil.rmtree(xml.parent, ignore_errors=True)
+        return None
+    e = _entry(card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
+    e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
+    e["below_floor"] = e["accuracy"] < floor
+    steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
+    say(f"  {card.id} int8 IR (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
+    return e
 
 
 def _int8(task, role, card, src, folder, calibration, heldout, reference, floor, options, say) -> dict:

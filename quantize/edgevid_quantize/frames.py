@@ -76,19 +76,29 @@ MAX_CALIB_FRAMES = 32
 
 
 def from_source(spec: str, limit: int = MAX_CALIB_FRAMES) -> list[np.ndarray]:
-    """Up to ``limit`` frames spread evenly over a video file, image folder or glob (``--calib``)."""
+    """Up to ``limit`` frames spread evenly over a video file, image folder or glob (``--calib``).
+
+    One pass with bounded memory, whatever the length: every ``stride``-th frame is kept, and when
+    twice ``limit`` are held, every other one is dropped and the stride doubles.
+    """
     from edgevid.errors import ConfigError
     from edgevid.pipeline.sources import open_source
 
+    kept: list[np.ndarray] = []
+    stride = 1
     src = open_source(spec)
     try:
-        images = [f.image for f in src]
+        for f in src:
+            if f.index % stride == 0:
+                kept.append(f.image)
+                if len(kept) == 2 * limit:
+                    kept, stride = kept[::2], 2 * stride
     finally:
         src.close()
-    if not images:
+    if not kept:
         raise ConfigError(f"--calib {spec}: no frames in it")
-    picks = np.linspace(0, len(images) - 1, min(limit, len(images))).round().astype(int)
-    return [images[i] for i in dict.fromkeys(picks)]
+    picks = np.linspace(0, len(kept) - 1, min(limit, len(kept))).round().astype(int)
+    return [kept[i] for i in dict.fromkeys(picks)]
 
 
 def frames(task: str, calib: str | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:

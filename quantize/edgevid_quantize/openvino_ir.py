@@ -7,6 +7,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
+def in_fresh_process(fn, *args):
+    """``fn(*args)`` in a new (spawned) process, returning its result.
+
+    OpenVINO names the nodes it creates from a process-wide counter, so a conversion in a process that
+    converted before writes other names around the same weights; a build is reproducible byte for
+    byte only if each conversion starts from a fresh process.
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def _convert(src: str, out_xml: str, fp16: bool) -> None:
     import openvino as ov
 
@@ -15,14 +26,9 @@ def _convert(src: str, out_xml: str, fp16: bool) -> None:
 
 def convert(src: Path, out_xml: Path, fp16: bool) -> Path:
     """Write ``out_xml`` (+ ``.bin``) from ``src``; fp16 compresses weights, execution precision is the device's.
-
-    The conversion runs in a fresh process: OpenVINO names the nodes it creates from a process-wide
-    counter, so converting in a process that converted before writes different names (same weights),
-    and the build would not be reproducible byte for byte.
-    """
+    Runs :func:`in_fresh_process`, so the bytes are reproducible."""
     out_xml.parent.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(_convert, str(src), str(out_xml), fp16).result()
+    in_fresh_process(_convert, str(src), str(out_xml), fp16)
     return out_xml
 
 
