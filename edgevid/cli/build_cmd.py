@@ -7,7 +7,10 @@ def add_parser(sub) -> None:
     """Register the ``build`` command."""
     p = sub.add_parser("build", help="convert and quantize a task's models into the store, measured against fp32")
     p.add_argument("task")
-    p.add_argument("--variants", default="fp16,int8", help="comma-separated: fp16 (OpenVINO IR), int8 (ONNX QDQ)")
+    p.add_argument("--variants", default="fp32,fp16,int8,pruned,distilled",
+                   help="comma-separated kinds (default: all): fp32 (tf2onnx ONNX of a .tflite, fp32 OpenVINO IR), "
+                        "fp16 (IR), int8 (NNCF IR and ONNX Runtime QDQ), pruned, distilled (torch, where the model "
+                        "has a training recipe)")
     p.add_argument("--model", action="append", default=[], metavar="ID",
                    help="build only this model of the task (repeatable; default: all its models)")
     p.add_argument("--calib", metavar="SOURCE",
@@ -30,6 +33,6 @@ def run(args) -> int:
     for model, entries in made.items():
         for e in entries:
             flag = " BELOW FLOOR" if e.get("below_floor") else ""
-            print(f"{model:32s} {e['name']:7s} {e['format']:8s} {e['size'] / 2**20:7.2f} MB  "
+            print(f"{model:32s} {e['name']:9s} {e['format']:8s} {e['size'] / 2**20:7.2f} MB  "
                   f"accuracy {e['accuracy']:.4f}{flag}  sha256 {e['sha256'][:12]}")
     return 0

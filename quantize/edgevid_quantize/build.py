@@ -21,11 +21,13 @@ import importlib.util
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from edgevid.api import load, load_model
+from edgevid.backends.base import format_of
 from edgevid.bench.accuracy import agreement, metric_name
 from edgevid.errors import ConfigError
 from edgevid.models import store
@@ -38,14 +40,18 @@ from . import openvino_int8, openvino_ir, ort_int8
 from .frames import frames
 
 NATIVE = {"tflite": "tflite", "onnx": "onnxruntime"}
-KNOWN = ("fp16", "int8")
+#: variant kinds ``--variants`` takes (each may write several variants; see the module docstring)
+KNOWN = ("fp32", "fp16", "int8", "pruned", "distilled")
 #: Past this many float nodes an int8 model is mostly float: report it below the floor instead.
 MAX_KEPT = 64
+#: A model whose task fed it fewer calibration inputs than this is also calibrated on stretched frames.
+MIN_CALIB_FEEDS = 8
 
 
 def _versions() -> dict[str, str]:
     out = {}
-    for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx", "nncf"):
+    for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx", "nncf", "tensorflow-cpu", "tf2onnx",
+                "torch", "onnx2torch", "torch-pruning"):
         try:
             out[pkg] = version(pkg)
         except Exception:  # noqa: BLE001 - a missing package is simply not recorded
@@ -153,6 +159,8 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
         reference = run_each(ref_task, heldout)
         calib_results: list = []
         feeds = capture(ref_task, calib_frames, results=calib_results)
+        # what each model receives on held-out frames: a conversion is verified on these too
+        heldout_feeds = capture(ref_task, heldout, limit=8)
         with_content = sum(_finds(r) for r in calib_results)
     finally:
         ref_task.close()
@@ -163,70 +171,192 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
     say(f"{task}: {len(calib_frames)} calibration frames ({calib or 'built-in'}; {with_content} with content) and "
         f"{len(heldout)} held-out frames; metric {metric_name(reference[0])}")
     written: dict[str, list[dict]] = {}
-    skipped: list[dict] = []
     for role, card in cls.models.items():
         if models and card.id not in models:
             continue
         if role not in feeds:
             say(f"  {card.id}: not used with these task options; skipped")
             continue
-        src = store.fetch(card.reference)
-        folder = store.home() / "built" / card.id
-        entries = []
-        unreadable = openvino_ir.unreadable(src) if {"fp16", "int8"} & set(variants) else None
-        if unreadable:
-            say(f"  {card.id}: no OpenVINO variants: {unreadable}")
-            skipped.append({"model": card.id, "variants": ["fp16", "int8-ov"], "reason": unreadable})
-        if "fp16" in variants and not unreadable:
-            xml = openvino_ir.convert(src, folder / "fp16" / f"{src.stem}.xml", fp16=True)
-            e = _entry(card.id, "fp16", "openvino", "fp16", "fp16-weights", xml,
-                       {"tool": "openvino.convert_model + save_model(compress_to_fp16=True)", "source": card.reference.name},
-                       xml.with_suffix(".bin"))
-            e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
-            say(f"  {card.id} fp16 IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
-            entries.append(e)
-        if "int8" in variants and not unreadable:
-            e = _int8_ov(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say, skipped)
-            if e is not None:
-                entries.append(e)
-        if "int8" in variants and card.reference.format == "onnx":
-            entries.append(_int8(task, role, card, src, folder, feeds[role], heldout, reference, floor, options, say))
+        skipped: list[dict] = []
+        calibration = feeds[role]
+        if len(calibration) < MIN_CALIB_FEEDS:
+            # the task routed few calibration frames to this model (the landscape segmenter takes wide
+            # frames only): it is calibrated on the frames stretched to its input as well
+            ref = store_model(card, card.reference, NATIVE[card.reference.format], store.fetch(card.reference))
+            try:
+                calibration = calibration + stretched_feeds(card, ref, calib_frames)
+            finally:
+                ref.close()
+        job = _Job(task, role, card, calibration, heldout, heldout_feeds.get(role, []), reference, floor, options,
+                   say, skipped, calib)
+        entries = _build_model(job, variants)
         for e in entries:
             e["metric"] = metric_name(reference[0])
             if e["precision"] == "int8":
                 e["recipe"]["calibration_source"] = calib or "built-in"
                 e["recipe"]["calibration_frames_with_content"] = [with_content, len(calib_frames)]
-        _write_manifest(card.id, entries, [k for k in skipped if k["model"] == card.id])
+        _write_manifest(card.id, entries, skipped)
         written[card.id] = entries
     return written
 
 
-def _int8_ov(task, role, card, src, folder, calibration, heldout, reference, floor, options, say,
-             skipped: list[dict]) -> dict | None:
-    """NNCF's int8 IR, measured; None (and a ``skipped`` note) when no int8 model can meet the floor."""
-    xml = folder / "int8-ov" / f"{src.stem}.xml"
-    try:
-        recipe = openvino_int8.quantize(task, role, src, xml, calibration, heldout, reference, floor, options)
-    except openvino_int8.NoInt8 as exc:
-        say(f"  {card.id} int8 IR (NNCF): not written: {exc}")
-        skipped.append({"model": card.id, "variants": ["int8-ov"], "reason": str(exc)})
-        shutil.rmtree(xml.parent, ignore_errors=True)
+@dataclass
+class _Job:
+    """One model's build: what it is measured on and where notes go."""
+
+    task: str
+    role: str
+    card: Any
+    calibration: list[dict]
+    heldout: list
+    heldout_feeds: list[dict]
+    reference: list
+    floor: float
+    options: dict
+    say: Callable[[str], None]
+    skipped: list[dict]
+    calib: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        return store.home() / "built" / self.card.id
+
+    def skip(self, names: list[str], reason: str) -> None:
+        self.say(f"  {self.card.id}: no {', '.join(names)}: {reason}")
+        self.skipped.append({"model": self.card.id, "variants": names, "reason": reason})
+
+    def score(self, entry: dict, backend: str) -> float:
+        return round(_score(self.task, self.role, entry, backend, self.heldout, self.reference, self.options), 4)
+
+
+def _build_model(job: _Job, variants: tuple[str, ...]) -> list[dict]:
+    """Every requested variant of one model; what cannot be made goes to ``job.skipped`` with its reason."""
+    card = job.card
+    src = store.fetch(card.reference)
+    entries: list[dict] = []
+    onnx_src = src if card.reference.format == "onnx" else None
+    if card.reference.format == "tflite" and ({"fp32", "int8", "pruned", "distilled"} & set(variants)
+                                              or openvino_ir.unreadable(src)):
+        e = _fp32_onnx(job, src)
+        if e is not None:
+            entries.append(e)
+            onnx_src = store.home() / e["path"]
+    # OpenVINO reads .tflite, but not MediaPipe's custom op: then it gets the verified ONNX conversion
+    ov_src = src if not openvino_ir.unreadable(src) else onnx_src
+    if ov_src is None and {"fp32", "fp16", "int8"} & set(variants):
+        job.skip(["fp32-ir", "fp16", "int8-ov"], openvino_ir.unreadable(src))
+    if ov_src is not None:
+        for name, fp16 in (("fp32-ir", False), ("fp16", True)):
+            if name.split("-")[0] not in variants:
+                continue
+            xml = openvino_ir.convert(ov_src, job.folder / name / f"{src.stem}.xml", fp16=fp16)
+            e = _entry(card.id, name, "openvino", "fp16" if fp16 else "fp32", "fp16-weights" if fp16 else "none", xml,
+                       {"tool": f"openvino.convert_model + save_model(compress_to_fp16={fp16})",
+                        "source": "fp32-onnx" if ov_src is onnx_src and ov_src is not src else card.reference.name},
+                       xml.with_suffix(".bin"))
+            e["accuracy"] = job.score(e, "openvino")
+            job.say(f"  {card.id} {name} IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
+            entries.append(e)
+        if "int8" in variants:
+            e = _int8_ov(job, ov_src)
+            if e is not None:
+                entries.append(e)
+    if "int8" in variants and onnx_src is not None:
+        entries.append(_int8(job, onnx_src))
+    for kind in ("pruned", "distilled"):
+        if kind in variants:
+            entries += _trained(job, kind, onnx_src)
+    return entries
+
+
+def _fp32_onnx(job: _Job, src: Path) -> dict | None:
+    """The TFLite source converted to ONNX (tf2onnx) and verified against it; None (and a note) if impossible."""
+    from . import tflite_onnx
+
+    if importlib.util.find_spec("tf2onnx") is None:
+        job.skip(["fp32-onnx"], "tf2onnx is not installed: pip install 'edgevid-quantize[convert]'")
         return None
-    e = _entry(card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
-    e["accuracy"] = round(_score(task, role, e, "openvino", heldout, reference, options), 4)
-    e["below_floor"] = e["accuracy"] < floor
-    steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
-    say(f"  {card.id} int8 IR (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
+    out = job.folder / "fp32-onnx" / f"{src.stem}.onnx"
+    try:
+        recipe = tflite_onnx.convert(src, out)
+        source = store_model(job.card, job.card.reference, "tflite", src)
+        converted = store_model(job.card, None, "onnxruntime", out)
+        try:
+            recipe["verified"] = tflite_onnx.verify(source, converted, _verification_feeds(job, source))
+        finally:
+            source.close()
+            converted.close()
+    except tflite_onnx.ConversionError as exc:
+        out.unlink(missing_ok=True)
+        job.skip(["fp32-onnx"], str(exc))
+        return None
+    recipe["source"] = job.card.reference.name
+    e = _entry(job.card.id, "fp32-onnx", "onnx", "fp32", "none", out, recipe)
+    e["accuracy"] = job.score(e, "onnxruntime")
+    v = recipe["verified"]
+    job.say(f"  {job.card.id} fp32-onnx (tf2onnx): {e['size'] / 2**20:.2f} MB, max error {v['max_relative_error']:.1e} "
+            f"on {v['feeds']} feeds, accuracy {e['accuracy']:.4f}")
     return e
 
 
-def _int8(task, role, card, src, folder, calibration, heldout, reference, floor, options, say) -> dict:
+def stretched_feeds(card, model, frames) -> list[dict]:
+    """``frames`` stretched to ``model``'s input as its card says (size, colour order, scale), one feed each."""
+    import cv2
+
+    from edgevid.vision.image import image_tensor, input_geometry
+
+    h, w, nchw = input_geometry(model.session.inputs[0])
+    out = []
+    for f in frames:
+        img = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+        img = img[:, :, ::-1] if card.input.color == "RGB" else img
+        out.append({model.input_name: image_tensor(img, card.input, nchw)})
+    return out
+
+
+def _verification_feeds(job: _Job, model) -> list[dict]:
+    """What the model really received (calibration and held-out), plus every held-out frame stretched to its
+    input: a model that sees few frames (the landscape segmenter, the pose landmarker's crops) is still
+    compared on many."""
+    return job.calibration + job.heldout_feeds + stretched_feeds(job.card, model, job.heldout)
+
+
+def store_model(card, variant, backend: str, path: Path):
+    """``path`` loaded as model ``card`` on ``backend`` at f32 (``variant`` None: a file not yet in a manifest)."""
+    from edgevid.models.card import StoreSource, Variant
+
+    if variant is None:
+        variant = Variant("candidate", format_of(path), "fp32", store.sha256_of(path),
+                          StoreSource(str(path.relative_to(store.home()))))
+    return load_model(card, Choice(card, variant, backend, "CPU", precision="f32"))
+
+
+def _int8_ov(job: _Job, src: Path) -> dict | None:
+    """NNCF's int8 IR, measured; None (and a ``skipped`` note) when no int8 model can meet the floor."""
+    xml = job.folder / "int8-ov" / f"{src.stem}.xml"
+    try:
+        recipe = openvino_int8.quantize(job.task, job.role, src, xml, job.calibration, job.heldout, job.reference,
+                                        job.floor, job.options)
+    except openvino_int8.NoInt8 as exc:
+        job.skip(["int8-ov"], str(exc))
+        shutil.rmtree(xml.parent, ignore_errors=True)
+        return None
+    e = _entry(job.card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
+    e["accuracy"] = job.score(e, "openvino")
+    e["below_floor"] = e["accuracy"] < job.floor
+    steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
+    job.say(f"  {job.card.id} int8 IR (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
+    return e
+
+
+def _int8(job: _Job, src: Path) -> dict:
     """Quantize and measure; below the floor, keep the most sensitive nodes in float until it holds.
 
     Keeping nodes in float is not monotonic (the QDQ placement around them changes too), so when the
     floor is never met the best attempt is the one kept.
     """
-    out = folder / "int8" / src.name
+    card, calibration, say, floor = job.card, job.calibration, job.say, job.floor
+    out = job.folder / "int8" / f"{src.stem}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
     best_copy = out.with_suffix(".best")
     kept: list[str] = []
@@ -236,7 +366,7 @@ def _int8(task, role, card, src, folder, calibration, heldout, reference, floor,
     while True:
         recipe = ort_int8.quantize(src, out, calibration, exclude=kept)
         e = _entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
-        e["accuracy"] = round(_score(task, role, e, "onnxruntime", heldout, reference, options), 4)
+        e["accuracy"] = job.score(e, "onnxruntime")
         tried.append({"kept_float": len(kept), "accuracy": e["accuracy"]})
         say(f"  {card.id} int8 ({len(kept)} nodes kept float): accuracy {e['accuracy']:.4f}")
         if e["accuracy"] >= floor:
@@ -262,6 +392,17 @@ def _int8(task, role, card, src, folder, calibration, heldout, reference, floor,
         best["recipe"]["kept_float_sqnr_db"] = {n: round(db, 1) for n, db in ranked if n in kept_best}
     best["below_floor"] = best["accuracy"] < floor
     return best
+
+
+def _trained(job: _Job, kind: str, onnx_src: Path | None) -> list[dict]:
+    """The ``pruned`` or ``distilled`` variant of one model (``train``), or a note saying why there is none."""
+    from . import train
+
+    reason = train.unavailable(job.card.id, kind, onnx_src)
+    if reason:
+        job.skip([kind], reason)
+        return []
+    return [train.build(job, kind, onnx_src)]
 
 
 def _write_manifest(model_id: str, entries: list[dict], skipped: list[dict] = ()) -> Path:

@@ -37,6 +37,17 @@ class _Feeds:
         pass
 
 
+def rekey(model: Path, feeds: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+    """``feeds`` keyed by ``model``'s input names, in order: a model converted from TFLite may name its
+    input differently from the source the feeds were captured from."""
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    consts = {i.name for i in graph.initializer}
+    names = [i.name for i in graph.input if i.name not in consts]
+    return [f if list(f) == names else dict(zip(names, f.values())) for f in feeds]
+
+
 def upgrade_opset(src: Path, dst: Path) -> tuple[Path, int, int]:
     """Copy ``src`` to ``dst`` at opset >= 13; returns (path, old opset, new opset)."""
     import onnx
@@ -73,6 +84,7 @@ def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exc
     Only ``op_types`` are quantized (see :data:`OP_TYPES`)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    calibration = rekey(src, calibration)
     with tempfile.TemporaryDirectory() as tmp:
         up, old, new = upgrade_opset(src, Path(tmp) / "opset.onnx")
         pre, mode = preprocess(up, Path(tmp) / "pre.onnx")
@@ -97,6 +109,7 @@ def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.nda
                                                          create_activation_matching,
                                                          modify_model_output_intermediate_tensors)
 
+    feeds = rekey(float_model, feeds)
     with tempfile.TemporaryDirectory() as tmp:
         aug = Path(tmp) / "aug.onnx"
         modify_model_output_intermediate_tensors(str(qdq_model), str(aug))

@@ -1,0 +1,193 @@
+"""TFLite to ONNX with tf2onnx, for the MediaPipe models, verified against the source on real feeds.
+
+Plain tf2onnx fails on two of them, and both are fixed here rather than worked around:
+
+* ``pose_detection.tflite`` stores its 1x1 convolution weights as *sparse* fp16 tensors that a
+  ``DENSIFY`` op expands at load time; tf2onnx reads every constant buffer as dense and fails with
+  "cannot reshape array of size 96 into shape (16,1,1,24)". :func:`prepare` lets LiteRT's own
+  reference kernel densify them (XNNPACK off: it densifies inside the delegate and never writes the
+  op's output), stores the dense values and drops the ``DENSIFY`` ops.
+* selfie segmentation ends in MediaPipe's custom op ``Convolution2DTransposeBias``, whose options are a
+  raw ``TfLiteTransposeConvParams`` struct rather than a flexbuffer. :func:`prepare` re-encodes them as
+  a flexbuffer map so tf2onnx reads them as attributes, and :class:`_register` adds a handler that
+  lowers the op to TensorFlow's ``Conv2DBackpropInput`` plus ``BiasAdd`` (ONNX ``ConvTranspose`` plus
+  ``Add``). The same file also needs opset 14 for ``HardSwish``.
+
+Conversion runs in a fresh process (tf2onnx, like OpenVINO, names nodes from a process-wide counter,
+and TensorFlow is too heavy to import into the caller).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .openvino_ir import in_fresh_process
+
+#: ONNX opset written: 14 is the first with HardSwish (selfie segmentation, pose detector).
+OPSET = 14
+#: Every output element of the converted model must lie within this fraction of its output's largest
+#: magnitude (at least 1) of the source's, on every verification feed. Two runtimes reading the *same*
+#: file disagree by 2.2e-4 of that (LiteRT vs OpenVINO f32, BlazePose landmark's mask logits, up to 1653);
+#: measured after conversion: pose detector 3.6e-6, selfie segmentation 1.9e-4, pose landmark 1.1e-3.
+TOLERANCE = 2e-3
+CUSTOM_OP = "Convolution2DTransposeBias"
+_DENSIFY = 124  # tflite BuiltinOperator.DENSIFY
+_PADDING = {1: "SAME", 2: "VALID"}  # TfLitePadding
+
+
+class ConversionError(Exception):
+    """tf2onnx could not convert the model, or the result does not match its source."""
+
+
+def _densify(model: Any, raw: bytes) -> int:
+    """Replace each ``DENSIFY`` op's output by a constant holding its dense value; returns how many."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from tensorflow.lite.python import schema_py_generated as fb
+
+    graph = model.subgraphs[0]
+    ops = [op for op in graph.operators if model.operatorCodes[op.opcodeIndex].builtinCode == _DENSIFY]
+    if not ops:
+        return 0
+    it = Interpreter(model_content=raw, experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    for d in it.get_input_details():
+        it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    it.invoke()
+    for op in ops:
+        sparse, dense = op.inputs[0], op.outputs[0]
+        buf = fb.BufferT()
+        buf.data = np.frombuffer(it.get_tensor(dense).tobytes(), np.uint8)
+        model.buffers.append(buf)
+        graph.tensors[dense].buffer = len(model.buffers) - 1
+        graph.tensors[sparse].buffer = 0  # the sparse original is now unused: no constant to parse
+        graph.tensors[sparse].sparsity = None
+    graph.operators = [op for op in graph.operators if op not in ops]
+    return len(ops)
+
+
+def _custom_options(model: Any) -> int:
+    """Re-encode MediaPipe's raw ``Convolution2DTransposeBias`` options as a flexbuffer map; returns how many."""
+    from flatbuffers import flexbuffers
+
+    n = 0
+    for op in model.subgraphs[0].operators:
+        if model.operatorCodes[op.opcodeIndex].customCode == CUSTOM_OP.encode():
+            padding, stride_w, stride_h = struct.unpack("<3i", bytes(op.customOptions)[:12])
+            op.customOptions = np.frombuffer(flexbuffers.Dumps(
+                {"padding": _PADDING[padding], "stride_w": stride_w, "stride_h": stride_h}), np.uint8)
+            op.customOptionsFormat = 0  # FLEXBUFFERS
+            n += 1
+    return n
+
+
+def prepare(src: Path) -> tuple[bytes, dict[str, int]]:
+    """``src`` rewritten so tf2onnx can read it: sparse constants densified, custom options as flexbuffers.
+    Returns the model bytes and what was changed."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    raw = src.read_bytes()
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(raw))
+    fixes = {"densified_tensors": _densify(model, raw), "custom_ops_reencoded": _custom_options(model)}
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), fixes
+
+
+def _register() -> None:
+    """Teach tf2onnx MediaPipe's ``Convolution2DTransposeBias``: a transposed convolution, then a bias."""
+    from tf2onnx import utils
+    from tf2onnx.handler import tfl_op
+
+    @tfl_op([f"TFL_{CUSTOM_OP}"], tf_op="Conv2DBackpropInput")
+    class _ConvTransposeBias:
+        @classmethod
+        def to_tf(cls, ctx, node, **kwargs):
+            x, weights, bias = node.input
+            # Conv2DBackpropInput takes (output shape, filter, input); the output shape is static here
+            out_shape = ctx.make_const(utils.make_name(f"{node.name}_shape"),
+                                       np.array(ctx.get_shape(node.output[0]), np.int32))
+            ctx.replace_inputs(node, [out_shape.output[0], weights, x])
+            # tflite keeps transposed-conv filters OHWI; TensorFlow wants HWOI
+            t = ctx.insert_new_node_on_input(node, "Transpose", node.input[1], perm=[1, 2, 0, 3])
+            t.skip_conversion = True
+            node.set_attr("strides", [1, node.get_attr_int("stride_h"), node.get_attr_int("stride_w"), 1])
+            del node.attr["stride_h"], node.attr["stride_w"]
+            node.set_attr("padding", node.get_attr_value("padding"))
+            node.set_attr("data_format", "NHWC")
+            ctx.insert_new_node_on_output("BiasAdd", node.output[0], name=utils.make_name(f"{node.name}_bias"),
+                                          inputs=[node.output[0], bias], data_format="NHWC")
+
+
+def _quiet() -> None:
+    """Silence TensorFlow's start-up chatter in this (throwaway) worker: absl writes it to fd 2 directly."""
+    import warnings
+
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    warnings.filterwarnings("ignore")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+
+
+def _convert(src: str, out: str) -> dict[str, Any]:
+    _quiet()
+    import logging
+
+    import onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    import tf2onnx
+
+    _register()
+    data, fixes = prepare(Path(src))
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / Path(src).name
+        prepared.write_bytes(data)
+        model, _ = tf2onnx.convert.from_tflite(str(prepared), opset=OPSET)
+    # from_tflite continues past ops it cannot convert and leaves them in the graph: refuse those here
+    known = {s.name for s in onnx.defs.get_all_schemas()}
+    left = sorted({n.op_type for n in model.graph.node if n.domain not in ("", "ai.onnx") or n.op_type not in known})
+    if left:
+        raise ConversionError(f"tf2onnx left ops it could not convert: {', '.join(left)}")
+    onnx.checker.check_model(model)
+    onnx.save(model, out)
+    return {"tool": f"tf2onnx {tf2onnx.__version__} (from_tflite, opset {OPSET})", "fixes": fixes}
+
+
+def convert(src: Path, out: Path) -> dict[str, Any]:
+    """Write ``out`` (.onnx) from the TFLite file ``src``; returns the recipe. Reproducible byte for byte."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return in_fresh_process(_convert, str(src), str(out))
+    except ConversionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any tf2onnx failure is reported as one line
+        raise ConversionError(f"tf2onnx cannot convert {src.name}: {str(exc).splitlines()[0][:200]}") from exc
+
+
+def _outputs(session, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return list(session.run(feeds).values())
+
+
+def verify(source, converted, feeds: list[dict[str, np.ndarray]], tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """Compare two loaded models (``source`` and ``converted``) output by output on real ``feeds``.
+
+    Outputs are matched by order (tf2onnx keeps the subgraph's output order); raises
+    :class:`ConversionError` when any element is off by more than ``tolerance`` x max(1, |largest output|).
+    """
+    worst = 0.0
+    for f in feeds:
+        ref = _outputs(source, {source.input_name: next(iter(f.values()))})
+        got = _outputs(converted, {converted.input_name: next(iter(f.values()))})
+        if [r.size for r in ref] != [g.size for g in got]:
+            raise ConversionError(f"converted outputs {[g.shape for g in got]} differ from the source's "
+                                  f"{[r.shape for r in ref]}")
+        for r, g in zip(ref, got):
+            worst = max(worst, float(np.abs(r - g.reshape(r.shape)).max() / max(1.0, float(np.abs(r).max()))))
+    if worst > tolerance:
+        raise ConversionError(f"converted model differs from its source by {worst:.2e} (tolerance {tolerance:.0e})")
+    return {"feeds": len(feeds), "max_relative_error": float(f"{worst:.3g}"), "tolerance": tolerance}

@@ -1,0 +1,306 @@
+"""``pruned`` and ``distilled`` variants: real training on unlabeled frames, the fp32 model as the teacher.
+
+* **pruned** — the fp32 ONNX is converted to torch (``onnx2torch``), its channels are pruned by
+  structured pruning (``torch-pruning``: whole channel groups across residual adds and squeeze-excite
+  blocks, ranked network-wide by Taylor importance, counts kept multiples of 8 for the runtimes' vector
+  kernels), then fine-tuned by distillation from the teacher's outputs and exported to ONNX.
+* **distilled** — a much smaller student (:mod:`.students`) trained from scratch on the teacher's outputs.
+
+The teacher labels frames that nobody labelled (:func:`.frames.unlabeled`, or the user's ``--calib``
+source as well); every figure is measured on the held-out frames the toolchain scores every variant on.
+Results are cached by a hash of the recipe (source, kind, hyper-parameters, frames, versions), so a
+rebuild with the same inputs does no training and writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Each held-out figure must reach this fraction of the fp32 task metric, or the variant is flagged below it.
+FLOORS = {"pruned": 0.95, "distilled": 0.90}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is pruned or distilled. Steps are the budget: minutes on 2 CPU cores."""
+
+    kind: str
+    steps: int
+    batch: int = 16
+    lr: float = 3e-3
+    frames: int = 768
+    prune_ratio: float = 0.2
+    round_to: int = 8
+    student_width: int = 16
+    seed: int = 0
+
+
+#: model id -> kind -> recipe. Dense-map models only: their loss needs no decoding of the teacher's output.
+RECIPES: dict[str, dict[str, Recipe]] = {
+    mid: {"pruned": Recipe("pruned", steps=600, lr=1e-3, prune_ratio=0.2, frames=768),
+          "distilled": Recipe("distilled", steps=1000, frames=768, student_width=24)}
+    for mid in ("selfie-segmentation", "selfie-segmentation-landscape")
+}
+
+
+def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
+    """Why ``kind`` cannot be built for ``model_id`` here (one line), or None."""
+    missing = [m for m in ("torch", "onnx2torch", "torch_pruning") if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"needs {', '.join(missing)}: pip install 'edgevid-quantize[train]'"
+    if kind not in RECIPES.get(model_id, {}):
+        return (f"no {kind} recipe for {model_id} (recipes exist for dense-map models: "
+                f"{', '.join(sorted(RECIPES))})")
+    if onnx_src is None:
+        return "no fp32 ONNX to start from (the fp32 conversion failed)"
+    return None
+
+
+def _key(src: Path, recipe: Recipe, calib: str | None) -> str:
+    from edgevid.models.store import sha256_of
+
+    blob = {"source": sha256_of(src), "recipe": asdict(recipe), "calib": calib,
+            "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "edgevid-quantize")}}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _pool(frames: list[np.ndarray], card, h: int, w: int) -> np.ndarray:
+    """Frames stretched to the model's input size in its colour order, uint8 (N, h, w, 3): a large
+    training pool costs a quarter of the memory it would as float."""
+    import cv2
+
+    rgb = card.input.color == "RGB"
+    return np.stack([(lambda img: img[:, :, ::-1] if rgb else img)(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA))
+                     for f in frames])
+
+
+def _inputs(pool: np.ndarray, card) -> np.ndarray:
+    """uint8 pool images as the model takes them (the card's scale, mean and std), NHWC float32."""
+    from edgevid.vision.image import image_tensor
+
+    return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, False) for img in pool])
+
+
+def _teacher(src: Path, pool: np.ndarray, card) -> np.ndarray:
+    """The fp32 teacher's output map for every pool image (ONNX Runtime), float16 to halve the memory."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: _inputs(pool[i:i + 1], card)})[0].astype(np.float16)
+                           for i in range(len(pool))])
+
+
+def _flexible_reshapes(src: Path, dst: Path) -> Path:
+    """Copy of ``src`` whose constant reshapes keep the batch (leading 1 -> 0, "copy the input's") and, where
+    only one axis is not 1 (``[1, C, 1, 1]``: tf2onnx's form of a squeeze-excite transpose), infer it
+    (-1): the graph then trains on batches and still runs once channels are pruned."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    consts = {i.name: i for i in model.graph.initializer}
+    users: dict[str, set[str]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            users.setdefault(i, set()).add(n.op_type)
+    for n in model.graph.node:
+        if n.op_type == "Reshape" and n.input[1] in consts and users[n.input[1]] == {"Reshape"}:
+            shape = numpy_helper.to_array(consts[n.input[1]]).copy()
+            if (shape[1:] > 1).sum() == 1:
+                shape[1:][shape[1:] > 1] = -1
+            if shape[0] == 1:
+                shape[0] = 0
+            consts[n.input[1]].CopyFrom(numpy_helper.from_array(shape, n.input[1]))
+    onnx.save(model, str(dst))
+    return dst
+
+
+def _pruned_net(src: Path, recipe: Recipe, pool: np.ndarray, y: np.ndarray, card, work: Path):
+    """The fp32 model in torch with ``prune_ratio`` of its channels removed (the output layer kept whole).
+
+    Channels are ranked across the whole network by first-order Taylor importance (|weight x gradient| of the
+    distillation loss on training batches), so thin, sensitive layers lose less than wide redundant ones:
+    L2 magnitude, per layer, left this BN-folded model at 0.03-0.2 mask IoU that fine-tuning never recovered.
+    """
+    import onnx2torch
+    import torch
+    import torch_pruning as tp
+
+    net = onnx2torch.convert(str(_flexible_reshapes(src, work / "flexible.onnx")))
+    convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    x = torch.from_numpy(_inputs(pool[:64], card))
+    target = torch.from_numpy(y[:64].astype(np.float32)).clamp(0, 1)
+    pruner = tp.pruner.MetaPruner(net, x[:1], importance=tp.importance.TaylorImportance(),
+                                  pruning_ratio=recipe.prune_ratio, global_pruning=True, round_to=recipe.round_to,
+                                  ignored_layers=convs[-1:])
+    net.zero_grad()
+    gen = torch.Generator().manual_seed(recipe.seed)
+    for i in range(0, len(x), 16):
+        # at the teacher's own outputs the loss is at its minimum and the gradient ~0: small input noise
+        # moves it off, so the gradient says which channels the output leans on
+        xb = x[i:i + 16] + 0.05 * torch.randn(x[i:i + 16].shape, generator=gen)
+        out = net(xb).clamp(1e-6, 1 - 1e-6)
+        torch.nn.functional.binary_cross_entropy(out, target[i:i + 16]).backward()
+    pruner.step()
+    net.zero_grad()
+    return net
+
+
+def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say) -> list[float]:
+    """Distillation: ``steps`` of Adam (warm-up, then cosine decay) on BCE between the student's and the teacher's maps,
+    over batches drawn from the pool with random horizontal flips. Returns the mean loss per tenth."""
+    import torch
+    from rich.progress import Progress
+
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+    # a warm-up, and clipped gradients: full-size Adam steps at the start collapsed the pruned (BN-free)
+    # network to a constant map it never left (loss stuck at the entropy of the mask prior, 0.38)
+    warm = max(1, recipe.steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, i / recipe.steps))))
+    net.train()
+    tenth = max(1, recipe.steps // 10)
+    losses, running = [], 0.0
+    with Progress(transient=True) as bar:
+        job = bar.add_task(f"{recipe.kind}: distilling", total=recipe.steps)
+        for step in range(recipe.steps):
+            idx = np.sort(rng.choice(len(pool), recipe.batch, replace=False))
+            xb = torch.from_numpy(_inputs(pool[idx], card))
+            yb = torch.from_numpy(y[idx].astype(np.float32)).clamp(0, 1)
+            if rng.random() < 0.5:  # NHWC: width is axis 2
+                xb, yb = xb.flip(2), yb.flip(2)
+            loss = torch.nn.functional.binary_cross_entropy(net(xb).clamp(1e-6, 1 - 1e-6), yb)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            running += float(loss)
+            if (step + 1) % tenth == 0:
+                losses.append(round(running / tenth, 5))
+                running = 0.0
+            bar.advance(job)
+    net.eval()
+    say(f"    {recipe.kind}: distillation loss {' -> '.join(str(v) for v in losses[::3] + losses[-1:])}")
+    return losses
+
+
+def _export(net, example, out: Path) -> None:
+    import torch
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        # the TorchScript exporter: fixed shapes, no onnxscript dependency
+        torch.onnx.export(net, (example,), str(out), dynamo=False, opset_version=17, input_names=["input"],
+                          output_names=["mask"], do_constant_folding=True)
+
+
+def _macs(net, example) -> int:
+    """Multiply-accumulates of one inference of a torch model (``torch-pruning``'s counter): the size of the
+    work, independent of the machine."""
+    import torch_pruning as tp
+
+    macs, _ = tp.utils.count_ops_and_params(net, example)
+    return int(macs)
+
+
+def latency_ratio(fp32: Path, candidate: Path, x: np.ndarray, rounds: int = 5, runs: int = 40) -> dict[str, Any]:
+    """Median latency of ``candidate`` over ``fp32`` on ONNX Runtime (2 threads), alternating in the same run.
+    A measurement for the manifest and the benchmark, never a pass/fail test: this machine is shared."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2
+    sessions = {k: ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+                for k, p in (("fp32", fp32), ("candidate", candidate))}
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for _ in range(rounds):
+        for k, s in sessions.items():
+            feed = {s.get_inputs()[0].name: x[:1]}
+            s.run(None, feed)
+            for _ in range(runs):
+                t = time.perf_counter()
+                s.run(None, feed)
+                times[k].append(time.perf_counter() - t)
+    med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+    return {"backend": "onnxruntime", "fp32_ms": round(med["fp32"], 3), "ms": round(med["candidate"], 3),
+            "speedup": round(med["fp32"] / med["candidate"], 3)}
+
+
+def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
+    """Train (or take from the cache) the ``kind`` variant of ``job.card``; returns its manifest entry."""
+    import onnx2torch
+    import torch
+
+    from edgevid.models import store
+
+    from . import students
+    from .build import _entry
+    from .frames import from_source, unlabeled
+
+    recipe = RECIPES[job.card.id][kind]
+    h, w = job.card.input.size
+    cache = store.home() / "cache" / "train" / _key(onnx_src, recipe, job.calib)
+    out = job.folder / kind / f"{onnx_src.stem}.onnx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not (cache / "model.onnx").is_file():
+        work = cache.with_suffix(".partial")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        frames = unlabeled(job.task, recipe.frames, recipe.seed)
+        if job.calib:
+            frames += from_source(job.calib)
+        pool = _pool(frames, job.card, h, w)
+        del frames
+        t0 = time.perf_counter()
+        y = _teacher(onnx_src, pool, job.card)
+        torch.manual_seed(recipe.seed)
+        if kind == "pruned":
+            net = _pruned_net(onnx_src, recipe, pool, y, job.card, work)
+        else:
+            net = students.TinySeg(recipe.student_width)
+        losses = _fit(net, pool, y, job.card, recipe, job.say)
+        example = torch.from_numpy(_inputs(pool[:1], job.card))
+        _export(net, example, work / "model.onnx")
+        teacher = onnx2torch.convert(str(_flexible_reshapes(onnx_src, work / "flexible.onnx")))
+        macs = {"macs": _macs(net, example), "fp32_macs": _macs(teacher, example)}
+        log = {**macs, "training_frames": len(pool), "loss_every_tenth": losses, "train_seconds": round(time.perf_counter() - t0, 1),
+               "threads": torch.get_num_threads()}
+        (work / "log.json").write_text(json.dumps(log))
+        shutil.rmtree(cache, ignore_errors=True)
+        work.rename(cache)
+        cached = False
+    else:
+        log = json.loads((cache / "log.json").read_text())
+        cached = True
+    shutil.copyfile(cache / "model.onnx", out)
+    recipe_out = {"tool": ("onnx2torch + torch-pruning (L2 magnitude, channel groups) + distillation"
+                           if kind == "pruned" else f"distillation into {students.TinySeg.__name__}"),
+                  "source": "fp32-onnx" if onnx_src.parent.name == "fp32-onnx" else job.card.reference.name,
+                  **asdict(recipe), **log, "cache_key": cache.name, "from_cache": cached,
+                  "reproducible": "same recipe hash gives these bytes (cached); a retrain on another thread count "
+                                  "may differ in the last bits (CPU reduction order)"}
+    recipe_out["latency"] = latency_ratio(onnx_src, out, _inputs(_pool(job.heldout[:1], job.card, h, w), job.card))
+    e = _entry(job.card.id, kind, "onnx", "fp32", kind, out, recipe_out)
+    e["accuracy"] = job.score(e, "onnxruntime")
+    e["floor"] = FLOORS[kind]
+    e["below_floor"] = e["accuracy"] < FLOORS[kind]
+    lat = recipe_out["latency"]
+    job.say(f"  {job.card.id} {kind}: {e['size'] / 2**20:.2f} MB, {recipe_out['macs'] / 1e6:.0f} vs "
+            f"{recipe_out['fp32_macs'] / 1e6:.0f} MMAC, {lat['ms']:.2f} vs {lat['fp32_ms']:.2f} ms on ONNX Runtime "
+            f"({lat['speedup']:.2f}x), accuracy {e['accuracy']:.4f} (floor {FLOORS[kind]})"
+            + (" [cached]" if cached else ""))
+    return e

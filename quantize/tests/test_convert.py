@@ -1,0 +1,137 @@
+"""TFLite -> ONNX (tf2onnx) for the MediaPipe models, with the two fixes the plain tool needs.
+
+Real models from the pinned mediapipe wheel, real frames of each task's domain; each converted model is
+checked against its source output by output and with the task's own metric on held-out frames.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgevid.models import store
+
+pytestmark = pytest.mark.slow
+
+
+def _card(task: str, model_id: str):
+    from edgevid.registry import get_registry
+
+    return next(c for c in get_registry().task(task).models.values() if c.id == model_id)
+
+
+def _plain_tf2onnx(src: str) -> str:
+    """What tf2onnx alone does with ``src``: the error's first line, or "converted"."""
+    from edgevid_quantize.tflite_onnx import _quiet
+
+    _quiet()
+    import tf2onnx
+
+    try:
+        model, _ = tf2onnx.convert.from_tflite(src, opset=14)
+    except Exception as exc:  # noqa: BLE001 - the failure is what this helper reports
+        return str(exc).splitlines()[0]
+    return "converted with unsupported ops: " + ",".join(sorted(
+        {n.op_type for n in model.graph.node if n.domain not in ("", "ai.onnx")}))
+
+
+@pytest.mark.parametrize("task, model_id, plain_failure", [
+    ("pose", "blazepose-detector", "cannot reshape array of size 96 into shape (16,1,1,24)"),
+    ("segment", "selfie-segmentation", "Convolution2DTransposeBias"),
+])
+def test_plain_tf2onnx_fails_where_the_fixes_apply(task, model_id, plain_failure):
+    """The traps are real: without :func:`tflite_onnx.prepare` and the handler, tf2onnx fails on both files."""
+    from edgevid_quantize.openvino_ir import in_fresh_process
+
+    src = store.fetch(_card(task, model_id).reference)
+    assert plain_failure in in_fresh_process(_plain_tf2onnx, str(src))
+
+
+@pytest.mark.parametrize("task, model_id, fix, count", [
+    ("pose", "blazepose-detector", "densified_tensors", 38),
+    ("segment", "selfie-segmentation", "custom_ops_reencoded", 1),
+    ("face", "blazeface-short", None, 0),
+])
+def test_converted_model_matches_its_source(task, model_id, fix, count, module_home):
+    """`edgevid build TASK --variants fp32`: the ONNX conversion is verified output by output within the stated
+    tolerance on real feeds, and the whole task with it agrees with the TFLite reference on held-out frames."""
+    import onnx
+
+    from edgevid_quantize import tflite_onnx
+    from edgevid_quantize.build import build
+
+    made = build(task, ("fp32",), models=(model_id,), say=lambda s: None)
+    entries = {e["name"]: e for e in made[model_id]}
+    onnx_e = entries["fp32-onnx"]
+    recipe = onnx_e["recipe"]
+    if fix:
+        assert recipe["fixes"][fix] == count
+    else:
+        assert recipe["fixes"] == {"densified_tensors": 0, "custom_ops_reencoded": 0}
+    verified = recipe["verified"]
+    assert verified["feeds"] >= 8
+    assert verified["max_relative_error"] <= tflite_onnx.TOLERANCE
+    assert onnx_e["accuracy"] == 1.0
+    model = onnx.load(str(module_home / onnx_e["path"]))
+    assert {n.domain for n in model.graph.node} <= {"", "ai.onnx"}
+    if model_id == "selfie-segmentation":
+        assert "ConvTranspose" in {n.op_type for n in model.graph.node}
+    # the fp32 IR is made from whatever OpenVINO can read: the ONNX conversion when it cannot read the .tflite
+    ir = entries["fp32-ir"]
+    assert ir["recipe"]["source"] == ("fp32-onnx" if model_id == "selfie-segmentation" else "fp32")
+    assert ir["accuracy"] >= 0.99
+
+
+def test_verify_catches_a_wrong_conversion(module_home):
+    """The verifier is not a formality: a model whose weights were changed slightly is refused."""
+    import onnx
+    from onnx import numpy_helper
+
+    from edgevid_quantize import tflite_onnx
+    from edgevid_quantize.build import build, store_model, stretched_feeds
+    from edgevid_quantize.frames import frames
+
+    card = _card("face", "blazeface-short")
+    made = build("face", ("fp32",), models=(card.id,), say=lambda s: None)
+    path = module_home / next(e for e in made[card.id] if e["name"] == "fp32-onnx")["path"]
+    model = onnx.load(str(path))
+    w = max(model.graph.initializer, key=lambda t: np.prod(t.dims))
+    w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 1.01, w.name))
+    bad = path.with_name("bad.onnx")
+    onnx.save(model, str(bad))
+    src = store_model(card, card.reference, "tflite", None)
+    converted = store_model(card, None, "onnxruntime", bad)
+    try:
+        feeds = stretched_feeds(card, src, frames("face")[1][:6])
+        with pytest.raises(tflite_onnx.ConversionError, match="differs from its source"):
+            tflite_onnx.verify(src, converted, feeds)
+    finally:
+        src.close()
+        converted.close()
+
+
+def test_segmentation_runs_on_every_backend_after_conversion(module_home):
+    """Before the conversion only LiteRT ran selfie segmentation; after `build --variants fp32`, ONNX Runtime
+    and OpenVINO do too, and their masks agree with LiteRT's."""
+    from edgevid.api import load
+    from edgevid.bench.accuracy import agreement
+    from edgevid_quantize.build import build, run_each
+    from edgevid_quantize.frames import frames
+
+    build("segment", ("fp32",), say=lambda s: None)
+    manifest = json.loads((module_home / "built" / "selfie-segmentation" / "manifest.json").read_text())
+    assert [v["name"] for v in manifest["variants"]] == ["fp32-onnx", "fp32-ir"]
+    held = frames("segment")[1]
+    results = {}
+    for backend in ("tflite", "onnxruntime", "openvino"):
+        task = load("segment", backend=backend, precision="f32")
+        try:
+            assert {m.variant.name for m in task.loaded.values()} <= (
+                {"fp32"} if backend == "tflite" else {"fp32-onnx", "fp32-ir"})
+            results[backend] = run_each(task, held)
+        finally:
+            task.close()
+    for backend in ("onnxruntime", "openvino"):
+        assert agreement(results["tflite"], results[backend]) >= 0.99, backend
