@@ -49,9 +49,12 @@ def _configs(card, backend: str, threads: int) -> list[tuple[str, Choice]]:
         return []
     cls = get_registry().backends[backend]
     out = []
-    ref = card.reference
-    if cls.reads(ref.format):
-        out += [(f"fp32@{p or 'default'}", Choice(card, ref, backend, "CPU", precision=p, threads=threads))
+    # the fp32 reference, or its verified conversion where the backend cannot run the source
+    # (ONNX Runtime reads no .tflite; OpenVINO no MediaPipe custom op)
+    ref = next((v for v in (card.reference, *[v for v in card.variants if v.name == "fp32-onnx"])
+                if cls.reads(v.format) and not v.incompatible_reason(backend)), None)
+    if ref is not None:
+        out += [(f"{ref.name}@{p or 'default'}", Choice(card, ref, backend, "CPU", precision=p, threads=threads))
                 for p in float_precisions]
     out.append((int8, Choice(card, card.variant(int8), backend, "CPU", threads=threads)))
     return out

@@ -184,7 +184,8 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
             # frames only): it is calibrated on the frames stretched to its input as well
             ref = store_model(card, card.reference, NATIVE[card.reference.format], store.fetch(card.reference))
             try:
-                calibration = calibration + stretched_feeds(card, ref, calib_frames)
+                if None not in ref.session.inputs[0].shape:  # a dynamic input takes frames as the task sizes them
+                    calibration = calibration + stretched_feeds(card, ref, calib_frames)
             finally:
                 ref.close()
         job = _Job(task, role, card, calibration, heldout, heldout_feeds.get(role, []), reference, floor, options,
@@ -318,7 +319,8 @@ def _verification_feeds(job: _Job, model) -> list[dict]:
     """What the model really received (calibration and held-out), plus every held-out frame stretched to its
     input: a model that sees few frames (the landscape segmenter, the pose landmarker's crops) is still
     compared on many."""
-    return job.calibration + job.heldout_feeds + stretched_feeds(job.card, model, job.heldout)
+    static = None not in model.session.inputs[0].shape
+    return job.calibration + job.heldout_feeds + (stretched_feeds(job.card, model, job.heldout) if static else [])
 
 
 def store_model(card, variant, backend: str, path: Path):

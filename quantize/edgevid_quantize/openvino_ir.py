@@ -12,10 +12,21 @@ def in_fresh_process(fn, *args):
 
     OpenVINO names the nodes it creates from a process-wide counter, so a conversion in a process that
     converted before writes other names around the same weights; a build is reproducible byte for
-    byte only if each conversion starts from a fresh process.
+    byte only if each conversion starts from a fresh process, with a fixed string hash seed.
     """
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(fn, *args).result()
+    import os
+
+    # tf2onnx names nodes in set-iteration order, which follows the string hash seed: fix it in the child
+    saved = os.environ.get("PYTHONHASHSEED")
+    os.environ["PYTHONHASHSEED"] = "0"
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(fn, *args).result()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONHASHSEED"]
+        else:
+            os.environ["PYTHONHASHSEED"] = saved
 
 
 def _convert(src: str, out_xml: str, fp16: bool) -> None:

@@ -36,6 +36,11 @@ OPSET = 14
 #: file disagree by 2.2e-4 of that (LiteRT vs OpenVINO f32, BlazePose landmark's mask logits, up to 1653);
 #: measured after conversion: pose detector 3.6e-6, selfie segmentation 1.9e-4, pose landmark 1.1e-3.
 TOLERANCE = 2e-3
+#: Why a conversion's bytes can differ between runs (the manifest records it): constants are renamed and
+#: ordered here, but tf2onnx's graph optimizer visits nodes in an order that changes between processes,
+#: and one run in a few leaves a redundant Reshape in selfie segmentation that another folds away.
+REPRODUCIBLE = ("same graph and outputs; the bytes can differ between runs by a redundant Reshape that "
+                "tf2onnx's optimizer folds in some runs only")
 CUSTOM_OP = "Convolution2DTransposeBias"
 _DENSIFY = 124  # tflite BuiltinOperator.DENSIFY
 _PADDING = {1: "SAME", 2: "VALID"}  # TfLitePadding
@@ -133,6 +138,31 @@ def _quiet() -> None:
     os.dup2(devnull, 2)
 
 
+def _canonical_constants(model) -> None:
+    """Name each constant after its first consumer and store them in that order.
+
+    tf2onnx numbers folded constants (``const_fold_opt__550``) and emits them in an order that changes
+    from run to run, while the nodes do not: without this the same conversion never gives the same
+    bytes twice."""
+    graph = model.graph
+    consts = {t.name: t for t in graph.initializer}
+    names: dict[str, str] = {}
+    for node in graph.node:
+        for i, inp in enumerate(node.input):
+            if inp in consts and inp not in names:
+                names[inp] = f"{node.name}/const{i}"
+    for node in graph.node:
+        for i, inp in enumerate(node.input):
+            if inp in names:
+                node.input[i] = names[inp]
+    ordered = []
+    for old, new in names.items():
+        consts[old].name = new
+        ordered.append(consts[old])
+    del graph.initializer[:]
+    graph.initializer.extend(ordered)
+
+
 def _convert(src: str, out: str) -> dict[str, Any]:
     _quiet()
     import logging
@@ -154,8 +184,10 @@ def _convert(src: str, out: str) -> dict[str, Any]:
     if left:
         raise ConversionError(f"tf2onnx left ops it could not convert: {', '.join(left)}")
     onnx.checker.check_model(model)
+    _canonical_constants(model)
     onnx.save(model, out)
-    return {"tool": f"tf2onnx {tf2onnx.__version__} (from_tflite, opset {OPSET})", "fixes": fixes}
+    return {"tool": f"tf2onnx {tf2onnx.__version__} (from_tflite, opset {OPSET})", "fixes": fixes,
+            "reproducible": REPRODUCIBLE}
 
 
 def convert(src: Path, out: Path) -> dict[str, Any]:

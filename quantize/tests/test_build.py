@@ -191,19 +191,19 @@ def test_build_errors_are_one_line(argv, code, needle, module_home):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_unreadable_model_is_skipped_with_its_reason(module_home):
-    """Selfie segmentation's custom op stops OpenVINO: the build says so in the manifest and makes nothing false."""
+def test_variant_without_a_recipe_is_skipped_with_its_reason(module_home):
+    """BlazeFace has no pruning recipe (its anchors' outputs are not a dense map): the build says so in the
+    manifest and makes nothing false."""
     from edgevid_quantize.build import build
 
     log: list[str] = []
-    made = build("segment", ("fp16", "int8"), models=("selfie-segmentation",), say=log.append)
-    assert made == {"selfie-segmentation": []}
-    manifest = json.loads((module_home / "built" / "selfie-segmentation" / "manifest.json").read_text())
-    assert manifest["variants"] == []
+    made = build("face", ("pruned",), models=("blazeface-short",), say=log.append)
+    assert [e["name"] for e in made["blazeface-short"]] == ["fp32-onnx"]  # the start point pruning would need
+    manifest = json.loads((module_home / "built" / "blazeface-short" / "manifest.json").read_text())
     (skip,) = manifest["skipped"]
-    assert skip["variants"] == ["fp16", "int8-ov"]
-    assert "Convolution2DTransposeBias" in skip["reason"]
-    assert any("Convolution2DTransposeBias" in line for line in log)
+    assert skip["variants"] == ["pruned"]
+    assert "no pruned recipe for blazeface-short" in skip["reason"]
+    assert any("no pruned recipe" in line for line in log)
 
 
 def test_calibration_source_of_the_wrong_domain_is_refused(tmp_path, module_home):

@@ -1,0 +1,117 @@
+"""Pruning and distillation of selfie segmentation: real training (torch, CPU) with the fp32 model as teacher.
+
+Budgets here are small (a fraction of the shipped recipes' steps) so the suite stays within CI's time;
+each variant is still measured with the task's metric on the held-out frames, against fp32, and must
+do far better than where it started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MODEL = "selfie-segmentation"
+#: mask IoU against fp32 a small budget must reach (the shipped recipes' figures are in docs/quantize.md)
+SMALL_BUDGET_FLOOR = {"pruned": 0.70, "distilled": 0.70}
+
+
+@pytest.fixture(scope="module")
+def trained(module_home):
+    """Both variants built once with small budgets: (entries by name, log lines, recipes used)."""
+    from edgevid_quantize import train
+    from edgevid_quantize.build import build
+
+    saved = train.RECIPES[MODEL]
+    train.RECIPES[MODEL] = {k: dataclasses.replace(r, steps=150, frames=256) for k, r in saved.items()}
+    log: list[str] = []
+    try:
+        made = build("segment", ("pruned", "distilled"), models=(MODEL,), say=log.append)
+        yield {e["name"]: e for e in made[MODEL]}, log, train.RECIPES[MODEL]
+    finally:
+        train.RECIPES[MODEL] = saved
+
+
+@pytest.mark.parametrize("kind", ["pruned", "distilled"])
+def test_variant_is_smaller_and_accurate(trained, kind):
+    """Fewer multiply-adds than the teacher, and held-out mask IoU against fp32 well above an untrained start."""
+    entries, _, _ = trained
+    e = entries[kind]
+    r = e["recipe"]
+    assert e["format"] == "onnx" and e["compression"] == kind
+    assert r["macs"] < r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert e["accuracy"] >= SMALL_BUDGET_FLOOR[kind], e["accuracy"]
+    assert e["below_floor"] == (e["accuracy"] < e["floor"])
+    # the loss fell: the training happened and worked
+    assert r["loss_every_tenth"][-1] < 0.8 * r["loss_every_tenth"][0]
+    assert r["training_frames"] == 256 and not r["from_cache"]
+
+
+def test_pruning_keeps_the_teachers_architecture(trained, module_home):
+    """Pruned: same layer types as the teacher, fewer channels; distilled: another, smaller network."""
+    import onnx
+
+    entries, _, _ = trained
+
+    def convs(path):
+        return [n for n in onnx.load(str(module_home / path)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
+
+    teacher = convs(entries["fp32-onnx"]["path"])
+    pruned = convs(entries["pruned"]["path"])
+    distilled = convs(entries["distilled"]["path"])
+    assert len(pruned) == len(teacher)
+    assert len(distilled) < len(teacher)
+    assert entries["pruned"]["size"] < entries["fp32-onnx"]["size"]
+    assert entries["distilled"]["size"] < entries["pruned"]["size"]
+
+
+def test_training_is_cached_by_recipe(trained, module_home):
+    """A rebuild with the same recipe trains nothing and writes the same bytes; the manifest says so."""
+    from edgevid_quantize import train
+    from edgevid_quantize.build import build
+
+    entries, _, recipes = trained
+    saved = train.RECIPES[MODEL]
+    train.RECIPES[MODEL] = recipes
+    try:
+        again = {e["name"]: e for e in build("segment", ("distilled",), models=(MODEL,), say=lambda s: None)[MODEL]}
+    finally:
+        train.RECIPES[MODEL] = saved
+    assert again["distilled"]["recipe"]["from_cache"] is True
+    assert again["distilled"]["sha256"] == entries["distilled"]["sha256"]
+    assert again["distilled"]["recipe"]["cache_key"] == entries["distilled"]["recipe"]["cache_key"]
+
+
+def test_trained_variants_run_where_asked_and_never_unasked(trained, module_home):
+    """Listed in the manifest; pinned by name they run on ONNX Runtime and OpenVINO with the same masks;
+    below their floor, automatic selection passes them over."""
+    from edgevid.api import load
+    from edgevid.bench.accuracy import agreement
+    from edgevid_quantize.build import run_each
+    from edgevid_quantize.frames import frames
+
+    entries, _, _ = trained
+    manifest = json.loads((module_home / "built" / MODEL / "manifest.json").read_text())
+    assert {"pruned", "distilled"} <= {v["name"] for v in manifest["variants"]}
+    held = frames("segment")[1][:4]
+    for kind in ("pruned", "distilled"):
+        out = {}
+        for backend in ("onnxruntime", "openvino"):
+            task = load("segment", model="general", backend=backend, variant=kind, precision="f32")
+            try:
+                assert {m.variant.name for m in task.loaded.values()} == {kind}
+                out[backend] = run_each(task, held)
+            finally:
+                task.close()
+        assert agreement(out["onnxruntime"], out["openvino"]) >= 0.98
+    auto = load("segment", model="general", backend="onnxruntime")
+    try:
+        chosen = {m.variant.name for m in auto.loaded.values()}
+    finally:
+        auto.close()
+    for kind in ("pruned", "distilled"):
+        if entries[kind]["below_floor"]:
+            assert kind not in chosen
