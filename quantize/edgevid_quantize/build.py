@@ -159,8 +159,16 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
         reference = run_each(ref_task, heldout)
         calib_results: list = []
         feeds = capture(ref_task, calib_frames, results=calib_results)
-        # what each model receives on held-out frames: a conversion is verified on these too
-        heldout_feeds = capture(ref_task, heldout, limit=8)
+        # which held-out frames reach each model (a routing task sends wide frames to one model, the rest
+        # to another): a model is scored on those only, or frames it never sees would agree trivially
+        reaches: dict[str, list[int]] = {role: [] for role in ref_task.loaded}
+        heldout_feeds: dict[str, list[dict]] = {role: [] for role in ref_task.loaded}
+        for i, frame in enumerate(heldout):
+            for role, got in capture(ref_task, [frame]).items():
+                if got:
+                    reaches[role].append(i)
+                    # what each model receives on held-out frames: a conversion is verified on these too
+                    heldout_feeds[role] += got[:max(0, 8 - len(heldout_feeds[role]))]
         with_content = sum(_finds(r) for r in calib_results)
     finally:
         ref_task.close()
@@ -188,8 +196,13 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
                     calibration = calibration + stretched_feeds(card, ref, calib_frames)
             finally:
                 ref.close()
-        job = _Job(task, role, card, calibration, heldout, heldout_feeds.get(role, []), reference, floor, options,
-                   say, skipped, calib)
+        own = reaches.get(role, [])
+        if not own:
+            raise ConfigError(f"edgevid build: no held-out frame of {task!r} reaches model {card.id}; "
+                              "it cannot be measured")
+        job = _Job(task, role, card, calibration, [heldout[i] for i in own], heldout_feeds.get(role, []),
+                   [reference[i] for i in own], floor, options, say, skipped, calib)
+        say(f"  {card.id}: scored on the {len(own)} held-out frames that reach it")
         entries = _build_model(job, variants)
         for e in entries:
             e["metric"] = metric_name(reference[0])

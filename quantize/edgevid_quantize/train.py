@@ -223,48 +223,6 @@ def _macs(net, example) -> int:
     return int(macs)
 
 
-def _runner(backend: str, path: Path, x: np.ndarray):
-    """A no-argument callable running ``path`` once on ``x`` with 2 threads on ``backend``."""
-    if backend == "onnxruntime":
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 2
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        feed = {sess.get_inputs()[0].name: x}
-        return lambda: sess.run(None, feed)
-    import openvino as ov
-
-    request = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": 2,
-                                                         "PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
-    return lambda: request.infer({0: x})
-
-
-def latency_ratio(fp32: Path, candidate: Path, x: np.ndarray, runs: int = 200) -> dict[str, Any]:
-    """Median latency of ``candidate`` and ``fp32`` on ONNX Runtime and OpenVINO (2 threads each).
-
-    The two run interleaved, one call each in turn (order swapped every call), so load from other work on
-    this shared machine falls on both alike. A measurement for the manifest and the benchmark, never a
-    pass/fail test.
-    """
-    out = {}
-    for backend in ("onnxruntime", "openvino"):
-        runs_ = {"fp32": _runner(backend, fp32, x[:1]), "candidate": _runner(backend, candidate, x[:1])}
-        times: dict[str, list[float]] = {k: [] for k in runs_}
-        for f in runs_.values():
-            for _ in range(10):
-                f()
-        for i in range(runs):
-            for k in (("fp32", "candidate") if i % 2 else ("candidate", "fp32")):
-                t = time.perf_counter()
-                runs_[k]()
-                times[k].append(time.perf_counter() - t)
-        med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
-        out[backend] = {"fp32_ms": round(med["fp32"], 3), "ms": round(med["candidate"], 3),
-                        "speedup": round(med["fp32"] / med["candidate"], 3)}
-    return out
-
-
 def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
     """Train (or take from the cache) the ``kind`` variant of ``job.card``; returns its manifest entry."""
     import onnx2torch
@@ -274,6 +232,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
 
     from . import students
     from .build import _entry
+    from .latency import latency_ratio
     from .openvino_ir import in_fresh_process
     from .frames import from_source, unlabeled
 
