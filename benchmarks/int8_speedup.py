@@ -37,7 +37,8 @@ def _feed(task: str, role: str) -> dict:
     _, heldout = frames(task)
     t = load(task, variant="fp32", precision="f32")
     try:
-        return capture(t, heldout[:1])[role][0]
+        # the first held-out frame the task routes to this model (wide frames go to a landscape model)
+        return capture(t, heldout, limit=1)[role][0]
     finally:
         t.close()
 
