@@ -165,3 +165,25 @@ def test_conversions_agree_and_say_why_bytes_may_not(tmp_path):
     assert ops == first
     assert outs[0].max() > 0.5, "the frame has a person: the mask must light up"
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-6)
+
+
+def _telemetry_state() -> tuple[bool, str | None]:
+    """In a toolchain worker: can OpenVINO's telemetry be imported, and what NNCF_CI says."""
+    import os
+
+    try:
+        import openvino_telemetry  # noqa: F401
+    except ImportError:
+        return False, os.environ.get("NNCF_CI")
+    return True, os.environ.get("NNCF_CI")
+
+
+def test_toolchain_workers_send_no_telemetry():
+    """OpenVINO's converter reports usage to Google Analytics from a helper process unless CI=true; every
+    toolchain worker (conversion, NNCF) runs with that off: a build talks to no host."""
+    import importlib.util
+
+    from edgevid_quantize.openvino_ir import in_fresh_process
+
+    assert importlib.util.find_spec("openvino_telemetry") is not None, "installed: the block is what keeps it quiet"
+    assert in_fresh_process(_telemetry_state) == (False, "1")
