@@ -53,7 +53,7 @@ def backend_devices(sel: Selection) -> list[tuple[str, str]]:
 
 def _size_mb(paths: list[Path]) -> float:
     """Bytes a model costs on disk, in MB: an OpenVINO IR counts its weights (``.bin``) too."""
-    files = [f for p in paths for f in (p, p.with_suffix(".bin")) if f == p or (p.suffix == ".xml" and f.is_file())]
+    files = [*paths, *(p.with_suffix(".bin") for p in paths if p.suffix == ".xml" and p.with_suffix(".bin").is_file())]
     return round(sum(f.stat().st_size for f in files) / 2**20, 3)
 
 

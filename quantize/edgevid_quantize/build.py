@@ -2,44 +2,43 @@
 
 Variants made here (names are the same across a task's models, so a task-level ``variant=`` works):
 
-* ``fp16`` — OpenVINO IR with fp16-compressed weights (from ``.onnx`` or ``.tflite``);
+* ``fp32-onnx`` — a ``.tflite`` source converted by tf2onnx and verified against it (:mod:`.tflite_onnx`);
+* ``fp32-ir``, ``fp16`` — OpenVINO IR, fp16 with compressed weights (from the source, or ``fp32-onnx``
+  where OpenVINO cannot read the source);
 * ``int8-ov`` — OpenVINO IR quantized by NNCF, with accuracy control when plain PTQ misses the floor;
-* ``int8`` — ONNX Runtime static QDQ, per channel, calibrated on the task's own domain (``.onnx`` sources).
+* ``int8`` — ONNX Runtime static QDQ, per channel, calibrated on the task's own domain (ONNX source or
+  conversion);
+* ``pruned``, ``distilled`` — trained with the fp32 model as teacher (:mod:`.train`), where a recipe exists.
 
 ``int8-ov`` is written before ``int8`` in the manifest, so OpenVINO (which reads both) picks its IR and
 ONNX Runtime (which reads only ONNX) the QDQ model.
 
-Every candidate is measured with the task's metric on held-out frames (``edgevid.bench.accuracy``),
-swapping in only that model so the figure is the model's own. An int8 model below the floor is
-rebuilt keeping its most sensitive nodes in float (ranked by their own quantization error,
+Every candidate is measured with the task's metric on the held-out frames the task routes to that model
+(:mod:`.scoring`), swapping in only that model so the figure is the model's own. An int8 model below the
+floor is rebuilt keeping its most sensitive nodes in float (ranked by their own quantization error,
 ``ort_int8.sensitivity``), doubling how many until the floor holds; the manifest says which were kept.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from edgevid.api import load, load_model
-from edgevid.backends.base import format_of
-from edgevid.bench.accuracy import agreement, metric_name
+from edgevid.api import load
+from edgevid.bench.accuracy import metric_name
 from edgevid.errors import ConfigError
 from edgevid.models import store
-from edgevid.models.catalog import manifest_path
-from edgevid.models.select import Choice
 from edgevid.registry import get_registry
 from edgevid.tasks.feeds import capture
 
-from . import openvino_int8, openvino_ir, ort_int8
+from . import manifest, openvino_int8, openvino_ir, ort_int8
 from .frames import frames
+from .scoring import NATIVE, file_variant, load_at_f32, score, stretched_feeds
 
-NATIVE = {"tflite": "tflite", "onnx": "onnxruntime"}
 #: variant kinds ``--variants`` takes (each may write several variants; see the module docstring)
 KNOWN = ("fp32", "fp16", "int8", "pruned", "distilled")
 #: Past this many float nodes an int8 model is mostly float: report it below the floor instead.
@@ -48,85 +47,9 @@ MAX_KEPT = 64
 MIN_CALIB_FEEDS = 8
 
 
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx", "nncf", "tensorflow-cpu", "tf2onnx",
-                "torch", "onnx2torch", "torch-pruning"):
-        try:
-            out[pkg] = version(pkg)
-        except Exception:  # noqa: BLE001 - a missing package is simply not recorded
-            pass
-    return out
-
-
-def _entry(model_id: str, name: str, fmt: str, precision: str, compression: str, path: Path, recipe: dict,
-           sidecar: Path | None = None) -> dict[str, Any]:
-    home = store.home()
-    e = {"name": name, "format": fmt, "precision": precision, "compression": compression,
-         "path": str(path.relative_to(home)), "sha256": store.sha256_of(path), "size": path.stat().st_size,
-         "recipe": {**recipe, "versions": _versions()}}
-    if sidecar is not None:
-        e["sidecars"] = [{"name": sidecar.name, "sha256": store.sha256_of(sidecar), "path": str(sidecar.relative_to(home))}]
-        e["size"] += sidecar.stat().st_size
-    return e
-
-
-def float_models(task: str, role: str, options: dict) -> dict:
-    """Every model of ``task`` but ``role`` (those ``options`` load), fp32 on its native runtime."""
-    cls = get_registry().task(task)
-    out = {}
-    for r in cls.roles(**options):
-        if r != role:
-            card = cls.models[r]
-            ref = card.reference
-            out[r] = load_model(card, Choice(card, ref, NATIVE[ref.format], "CPU", precision="f32"))
-    return out
-
-
-def task_with(task: str, role: str, model, options: dict, others: dict | None = None):
-    """The task with model ``role`` replaced by ``model`` (a loaded model or a bare session), every other
-    model fp32 on its native runtime (``others``, from :func:`float_models`, or loaded now), so a figure
-    measured on it is that model's own."""
-    from edgevid.models.loaded import LoadedModel
-
-    cls = get_registry().task(task)
-    card = cls.models[role]
-    if not isinstance(model, LoadedModel):
-        model = LoadedModel(card, card.reference, model, model.path)
-    return cls({**(others if others is not None else float_models(task, role, options)), role: model}, **options)
-
-
-def _candidate(task: str, role: str, entry: dict, backend: str):
-    """Load a manifest ``entry`` of model ``role`` on ``backend`` at f32."""
-    from edgevid.models.card import Sidecar, StoreSource, Variant
-
-    card = get_registry().task(task).models[role]
-    v = Variant(entry["name"], entry["format"], entry["precision"], entry["sha256"], StoreSource(entry["path"]),
-                sidecars=tuple(Sidecar(s["name"], s["sha256"], StoreSource(s["path"])) for s in entry.get("sidecars", [])))
-    return load_model(card, Choice(card, v, backend, "CPU", precision="f32"))
-
-
 def _finds(result) -> bool:
     """Whether a task result holds anything (detections, texts, poses, a non-empty mask)."""
     return bool(result.area) if hasattr(result, "area") else bool(len(result))
-
-
-def run_each(task, frames) -> list:
-    """The task's result on each frame on its own: held-out frames are unrelated stills, and state carried
-    between them (ROI tracking) would make a score depend on their order."""
-    out = []
-    for f in frames:
-        task.reset()
-        out.append(task.process(f))
-    return out
-
-
-def _score(task: str, role: str, entry: dict, backend: str, heldout, reference, options) -> float:
-    t = task_with(task, role, _candidate(task, role, entry, backend), options)
-    try:
-        return agreement(reference, run_each(t, heldout))
-    finally:
-        t.close()
 
 
 def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, options: dict | None = None,
@@ -156,18 +79,19 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
     ref_task = load(task, backend=ref_backend, precision="f32", variant=refs.pop() if len(refs) == 1 else None,
                     **options)
     try:
-        reference = run_each(ref_task, heldout)
         calib_results: list = []
         feeds = capture(ref_task, calib_frames, results=calib_results)
-        # which held-out frames reach each model (a routing task sends wide frames to one model, the rest
-        # to another): a model is scored on those only, or frames it never sees would agree trivially
+        # One pass over the held-out frames, each from a reset task: the fp32 results, which frames reach
+        # each model (a routing task sends wide frames to one model, the rest to another; a model is scored
+        # on its own only, or frames it never sees would agree trivially), and what each model receives
+        # there (a conversion is verified on these too).
+        reference: list = []
         reaches: dict[str, list[int]] = {role: [] for role in ref_task.loaded}
         heldout_feeds: dict[str, list[dict]] = {role: [] for role in ref_task.loaded}
         for i, frame in enumerate(heldout):
-            for role, got in capture(ref_task, [frame]).items():
+            for role, got in capture(ref_task, [frame], results=reference).items():
                 if got:
                     reaches[role].append(i)
-                    # what each model receives on held-out frames: a conversion is verified on these too
                     heldout_feeds[role] += got[:max(0, 8 - len(heldout_feeds[role]))]
         with_content = sum(_finds(r) for r in calib_results)
     finally:
@@ -190,7 +114,7 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
         if len(calibration) < MIN_CALIB_FEEDS:
             # the task routed few calibration frames to this model (the landscape segmenter takes wide
             # frames only): it is calibrated on the frames stretched to its input as well
-            ref = store_model(card, card.reference, NATIVE[card.reference.format], store.fetch(card.reference))
+            ref = load_at_f32(card, card.reference, NATIVE[card.reference.format])
             try:
                 if None not in ref.session.inputs[0].shape:  # a dynamic input takes frames as the task sizes them
                     calibration = calibration + stretched_feeds(card, ref, calib_frames)
@@ -209,7 +133,7 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
             if e["precision"] == "int8":
                 e["recipe"]["calibration_source"] = calib or "built-in"
                 e["recipe"]["calibration_frames_with_content"] = [with_content, len(calib_frames)]
-        _write_manifest(card.id, entries, skipped)
+        manifest.write(card.id, entries, skipped)
         written[card.id] = entries
     return written
 
@@ -240,7 +164,7 @@ class _Job:
         self.skipped.append({"model": self.card.id, "variants": names, "reason": reason})
 
     def score(self, entry: dict, backend: str) -> float:
-        return round(_score(self.task, self.role, entry, backend, self.heldout, self.reference, self.options), 4)
+        return round(score(self.task, self.role, entry, backend, self.heldout, self.reference, self.options), 4)
 
 
 def _build_model(job: _Job, variants: tuple[str, ...]) -> list[dict]:
@@ -249,24 +173,24 @@ def _build_model(job: _Job, variants: tuple[str, ...]) -> list[dict]:
     src = store.fetch(card.reference)
     entries: list[dict] = []
     onnx_src = src if card.reference.format == "onnx" else None
-    if card.reference.format == "tflite" and ({"fp32", "int8", "pruned", "distilled"} & set(variants)
-                                              or openvino_ir.unreadable(src)):
+    unreadable = openvino_ir.unreadable(src)
+    if card.reference.format == "tflite" and ({"fp32", "int8", "pruned", "distilled"} & set(variants) or unreadable):
         e = _fp32_onnx(job, src)
         if e is not None:
             entries.append(e)
             onnx_src = store.home() / e["path"]
     # OpenVINO reads .tflite, but not MediaPipe's custom op: then it gets the verified ONNX conversion
-    ov_src = src if not openvino_ir.unreadable(src) else onnx_src
+    ov_src = onnx_src if unreadable else src
     if ov_src is None and {"fp32", "fp16", "int8"} & set(variants):
-        job.skip(["fp32-ir", "fp16", "int8-ov"], openvino_ir.unreadable(src))
+        job.skip(["fp32-ir", "fp16", "int8-ov"], unreadable)
     if ov_src is not None:
         for name, fp16 in (("fp32-ir", False), ("fp16", True)):
             if name.split("-")[0] not in variants:
                 continue
             xml = openvino_ir.convert(ov_src, job.folder / name / f"{src.stem}.xml", fp16=fp16)
-            e = _entry(card.id, name, "openvino", "fp16" if fp16 else "fp32", "fp16-weights" if fp16 else "none", xml,
+            e = manifest.entry(card.id, name, "openvino", "fp16" if fp16 else "fp32", "fp16-weights" if fp16 else "none", xml,
                        {"tool": f"openvino.convert_model + save_model(compress_to_fp16={fp16})",
-                        "source": "fp32-onnx" if ov_src is onnx_src and ov_src is not src else card.reference.name},
+                        "source": "fp32-onnx" if unreadable else card.reference.name},
                        xml.with_suffix(".bin"))
             e["accuracy"] = job.score(e, "openvino")
             job.say(f"  {card.id} {name} IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
@@ -293,8 +217,8 @@ def _fp32_onnx(job: _Job, src: Path) -> dict | None:
     out = job.folder / "fp32-onnx" / f"{src.stem}.onnx"
     try:
         recipe = tflite_onnx.convert(src, out)
-        source = store_model(job.card, job.card.reference, "tflite", src)
-        converted = store_model(job.card, None, "onnxruntime", out)
+        source = load_at_f32(job.card, job.card.reference, "tflite")
+        converted = load_at_f32(job.card, file_variant(out), "onnxruntime")
         try:
             recipe["verified"] = tflite_onnx.verify(source, converted, _verification_feeds(job, source))
         finally:
@@ -305,27 +229,12 @@ def _fp32_onnx(job: _Job, src: Path) -> dict | None:
         job.skip(["fp32-onnx"], str(exc))
         return None
     recipe["source"] = job.card.reference.name
-    e = _entry(job.card.id, "fp32-onnx", "onnx", "fp32", "none", out, recipe)
+    e = manifest.entry(job.card.id, "fp32-onnx", "onnx", "fp32", "none", out, recipe)
     e["accuracy"] = job.score(e, "onnxruntime")
     v = recipe["verified"]
     job.say(f"  {job.card.id} fp32-onnx (tf2onnx): {e['size'] / 2**20:.2f} MB, max error {v['max_relative_error']:.1e} "
             f"on {v['feeds']} feeds, accuracy {e['accuracy']:.4f}")
     return e
-
-
-def stretched_feeds(card, model, frames) -> list[dict]:
-    """``frames`` stretched to ``model``'s input as its card says (size, colour order, scale), one feed each."""
-    import cv2
-
-    from edgevid.vision.image import image_tensor, input_geometry
-
-    h, w, nchw = input_geometry(model.session.inputs[0])
-    out = []
-    for f in frames:
-        img = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-        img = img[:, :, ::-1] if card.input.color == "RGB" else img
-        out.append({model.input_name: image_tensor(img, card.input, nchw)})
-    return out
 
 
 def _verification_feeds(job: _Job, model) -> list[dict]:
@@ -334,16 +243,6 @@ def _verification_feeds(job: _Job, model) -> list[dict]:
     compared on many."""
     static = None not in model.session.inputs[0].shape
     return job.calibration + job.heldout_feeds + (stretched_feeds(job.card, model, job.heldout) if static else [])
-
-
-def store_model(card, variant, backend: str, path: Path):
-    """``path`` loaded as model ``card`` on ``backend`` at f32 (``variant`` None: a file not yet in a manifest)."""
-    from edgevid.models.card import StoreSource, Variant
-
-    if variant is None:
-        variant = Variant("candidate", format_of(path), "fp32", store.sha256_of(path),
-                          StoreSource(str(path.relative_to(store.home()))))
-    return load_model(card, Choice(card, variant, backend, "CPU", precision="f32"))
 
 
 def _int8_ov(job: _Job, src: Path) -> dict | None:
@@ -356,7 +255,7 @@ def _int8_ov(job: _Job, src: Path) -> dict | None:
         job.skip(["int8-ov"], str(exc))
         shutil.rmtree(xml.parent, ignore_errors=True)
         return None
-    e = _entry(job.card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
+    e = manifest.entry(job.card.id, "int8-ov", "openvino", "int8", "quantized", xml, recipe, xml.with_suffix(".bin"))
     e["accuracy"] = job.score(e, "openvino")
     e["below_floor"] = e["accuracy"] < job.floor
     steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
@@ -380,7 +279,7 @@ def _int8(job: _Job, src: Path) -> dict:
     best: dict | None = None
     while True:
         recipe = ort_int8.quantize(src, out, calibration, exclude=kept)
-        e = _entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
+        e = manifest.entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
         e["accuracy"] = job.score(e, "onnxruntime")
         tried.append({"kept_float": len(kept), "accuracy": e["accuracy"]})
         say(f"  {card.id} int8 ({len(kept)} nodes kept float): accuracy {e['accuracy']:.4f}")
@@ -420,18 +319,3 @@ def _trained(job: _Job, kind: str, onnx_src: Path | None) -> list[dict]:
     return [train.build(job, kind, onnx_src)]
 
 
-def _write_manifest(model_id: str, entries: list[dict], skipped: list[dict] = ()) -> Path:
-    """Merge ``entries`` into the model's manifest (same-name variants are replaced); ``skipped`` says which
-    variants could not be made and why."""
-    path = manifest_path(model_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {"model": model_id, "variants": []}
-    # a variant rebuilt or now impossible replaces what an earlier build left
-    names = {e["name"] for e in entries} | {n for k in skipped for n in k["variants"]}
-    data["variants"] = [v for v in data.get("variants", []) if v["name"] not in names] + entries
-    data["skipped"] = [{"variants": k["variants"], "reason": k["reason"]} for k in skipped]
-    path.write_text(json.dumps(data, indent=1))
-    return path

@@ -63,11 +63,11 @@ def _segment() -> tuple[list[np.ndarray], list[np.ndarray]]:
     from edgevid.testing import scenes_segment as ss
 
     calib = [ss.compose(bg, 480, 640, 60 + 70 * i, 300 + 25 * i) for i, bg in enumerate(("grass", "coffee", "rocket", "chelsea"))]
-    # four compositions alone left int8 at 0.94 mask IoU: add varied scenes (a seed the training frames do not use)
     held = ss.walk(frames=6, step=30) + [ss.compose("brick", 480, 640, 200, 400), ss.compose("grass", 720, 1280, 500, 600)]
     # wide frames go to the landscape model: enough of them that its figure is not one frame's
     held += [ss.compose(bg, 720, 1280, x, h) for bg, x, h in (("coffee", 150, 650), ("rocket", 820, 500),
                                                               ("brick", 400, 560), ("immunohistochemistry", 980, 600))]
+    # four compositions alone left int8 at 0.94 mask IoU: add varied scenes (a seed the training frames do not use)
     return [s.image for s in calib] + unlabeled("segment", 28, seed=1), [s.image for s in held]
 
 

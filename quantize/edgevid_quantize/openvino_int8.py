@@ -3,7 +3,7 @@ plain result falls below the floor.
 
 The accuracy NNCF controls is the task's own metric: its validation function runs the whole task on
 held-out frames with this model swapped in, against the fp32 reference results. The job runs in a
-fresh process (``openvino_ir.in_fresh_process``) so its bytes are reproducible.
+fresh process (``workers.in_fresh_process``) so its bytes are reproducible.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .openvino_ir import in_fresh_process
+from .workers import in_fresh_process
 
 
 #: Depthwise convolutions stay float: their int8 kernels are memory-bound and slower than bf16 on AVX-512
@@ -46,7 +46,7 @@ class _Validator:
     """NNCF validation function: the task's agreement with the fp32 reference, overall and per frame."""
 
     def __init__(self, job: dict[str, Any]) -> None:
-        from .build import float_models
+        from .scoring import float_models
 
         self.job = job
         # NNCF validates dozens of times; the task's other models are loaded once, not per call
@@ -56,7 +56,7 @@ class _Validator:
         from edgevid.bench.accuracy import agreement
         from edgevid.backends.openvino import OpenVinoSession
 
-        from .build import run_each, task_with
+        from .scoring import run_each, task_with
 
         job = self.job
         session = OpenVinoSession(compiled, Path(job["src"]), "CPU", [])

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .openvino_ir import in_fresh_process
+from .workers import in_fresh_process
 
 #: ONNX opset written: 14 is the first with HardSwish (selfie segmentation, pose detector).
 OPSET = 14
@@ -191,7 +191,8 @@ def _convert(src: str, out: str) -> dict[str, Any]:
 
 
 def convert(src: Path, out: Path) -> dict[str, Any]:
-    """Write ``out`` (.onnx) from the TFLite file ``src``; returns the recipe. Reproducible byte for byte."""
+    """Write ``out`` (.onnx) from the TFLite file ``src``; returns the recipe (which says how reproducible the
+    bytes are: :data:`REPRODUCIBLE`)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         return in_fresh_process(_convert, str(src), str(out))

@@ -77,16 +77,6 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _pool(frames: list[np.ndarray], card, h: int, w: int) -> np.ndarray:
-    """Frames stretched to the model's input size in its colour order, uint8 (N, h, w, 3): a large
-    training pool costs a quarter of the memory it would as float."""
-    import cv2
-
-    rgb = card.input.color == "RGB"
-    return np.stack([(lambda img: img[:, :, ::-1] if rgb else img)(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA))
-                     for f in frames])
-
-
 def _inputs(pool: np.ndarray, card) -> np.ndarray:
     """uint8 pool images as the model takes them (the card's scale, mean and std), NHWC float32."""
     from edgevid.vision.image import image_tensor
@@ -129,18 +119,24 @@ def _flexible_reshapes(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _pruned_net(src: Path, recipe: Recipe, pool: np.ndarray, y: np.ndarray, card, work: Path):
-    """The fp32 model in torch with ``prune_ratio`` of its channels removed (the output layer kept whole).
+def _torch_teacher(src: Path, work: Path):
+    """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible."""
+    import onnx2torch
+
+    return onnx2torch.convert(str(_flexible_reshapes(src, work / "flexible.onnx")))
+
+
+def _prune(net, recipe: Recipe, pool: np.ndarray, y: np.ndarray, card):
+    """``net`` (the teacher in torch) with ``prune_ratio`` of its channels removed, in place (the output layer
+    kept whole).
 
     Channels are ranked across the whole network by first-order Taylor importance (|weight x gradient| of the
     distillation loss on training batches), so thin, sensitive layers lose less than wide redundant ones:
     L2 magnitude, per layer, left this BN-folded model at 0.03-0.2 mask IoU that fine-tuning never recovered.
     """
-    import onnx2torch
     import torch
     import torch_pruning as tp
 
-    net = onnx2torch.convert(str(_flexible_reshapes(src, work / "flexible.onnx")))
     convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     x = torch.from_numpy(_inputs(pool[:64], card))
     target = torch.from_numpy(y[:64].astype(np.float32)).clamp(0, 1)
@@ -225,16 +221,16 @@ def _macs(net, example) -> int:
 
 def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
     """Train (or take from the cache) the ``kind`` variant of ``job.card``; returns its manifest entry."""
-    import onnx2torch
     import torch
 
     from edgevid.models import store
 
     from . import students
-    from .build import _entry
-    from .latency import latency_ratio
-    from .openvino_ir import in_fresh_process
     from .frames import from_source, unlabeled
+    from .latency import latency_ratio
+    from .manifest import entry
+    from .scoring import stretched
+    from .workers import in_fresh_process
 
     recipe = RECIPES[job.card.id][kind]
     h, w = job.card.input.size
@@ -248,20 +244,18 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         frames = unlabeled(job.task, recipe.frames, recipe.seed)
         if job.calib:
             frames += from_source(job.calib)
-        pool = _pool(frames, job.card, h, w)
+        pool = stretched(job.card, frames, h, w)  # uint8: a quarter of the memory of float
         del frames
         t0 = time.perf_counter()
         y = _teacher(onnx_src, pool, job.card)
-        torch.manual_seed(recipe.seed)
-        if kind == "pruned":
-            net = _pruned_net(onnx_src, recipe, pool, y, job.card, work)
-        else:
-            net = students.TinySeg(recipe.student_width)
-        losses = _fit(net, pool, y, job.card, recipe, job.say)
         example = torch.from_numpy(_inputs(pool[:1], job.card))
+        teacher = _torch_teacher(onnx_src, work)
+        fp32_macs = _macs(teacher, example)  # counted before pruning changes it in place
+        torch.manual_seed(recipe.seed)
+        net = _prune(teacher, recipe, pool, y, job.card) if kind == "pruned" else students.TinySeg(recipe.student_width)
+        losses = _fit(net, pool, y, job.card, recipe, job.say)
         _export(net, example, work / "model.onnx")
-        teacher = onnx2torch.convert(str(_flexible_reshapes(onnx_src, work / "flexible.onnx")))
-        macs = {"macs": _macs(net, example), "fp32_macs": _macs(teacher, example)}
+        macs = {"macs": _macs(net, example), "fp32_macs": fp32_macs}
         log = {**macs, "training_frames": len(pool), "loss_every_tenth": losses, "train_seconds": round(time.perf_counter() - t0, 1),
                "threads": torch.get_num_threads()}
         (work / "log.json").write_text(json.dumps(log))
@@ -272,7 +266,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         log = json.loads((cache / "log.json").read_text())
         cached = True
     shutil.copyfile(cache / "model.onnx", out)
-    recipe_out = {"tool": ("onnx2torch + torch-pruning (L2 magnitude, channel groups) + distillation"
+    recipe_out = {"tool": ("onnx2torch + torch-pruning (Taylor importance, global, channel groups) + distillation"
                            if kind == "pruned" else f"distillation into {students.TinySeg.__name__}"),
                   "source": "fp32-onnx" if onnx_src.parent.name == "fp32-onnx" else job.card.reference.name,
                   **asdict(recipe), **log, "cache_key": cache.name, "from_cache": cached,
@@ -280,8 +274,8 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                                   "may differ in the last bits (CPU reduction order)"}
     # in a fresh process: torch's OpenMP threads spin for a while after training and slowed ONNX Runtime 3x
     recipe_out["latency"] = in_fresh_process(latency_ratio, onnx_src, out,
-                                             _inputs(_pool(job.heldout[:1], job.card, h, w), job.card))
-    e = _entry(job.card.id, kind, "onnx", "fp32", kind, out, recipe_out)
+                                             _inputs(stretched(job.card, job.heldout[:1], h, w), job.card))
+    e = entry(job.card.id, kind, "onnx", "fp32", kind, out, recipe_out)
     e["accuracy"] = job.score(e, "onnxruntime")
     e["floor"] = FLOORS[kind]
     e["below_floor"] = e["accuracy"] < FLOORS[kind]

@@ -45,7 +45,7 @@ def _plain_tf2onnx(src: str) -> str:
 ])
 def test_plain_tf2onnx_fails_where_the_fixes_apply(task, model_id, plain_failure):
     """The traps are real: without :func:`tflite_onnx.prepare` and the handler, tf2onnx fails on both files."""
-    from edgevid_quantize.openvino_ir import in_fresh_process
+    from edgevid_quantize.workers import in_fresh_process
 
     src = store.fetch(_card(task, model_id).reference)
     assert plain_failure in in_fresh_process(_plain_tf2onnx, str(src))
@@ -92,7 +92,8 @@ def test_verify_catches_a_wrong_conversion(module_home):
     from onnx import numpy_helper
 
     from edgevid_quantize import tflite_onnx
-    from edgevid_quantize.build import build, store_model, stretched_feeds
+    from edgevid_quantize.build import build
+    from edgevid_quantize.scoring import file_variant, load_at_f32, stretched_feeds
     from edgevid_quantize.frames import frames
 
     card = _card("face", "blazeface-short")
@@ -103,8 +104,8 @@ def test_verify_catches_a_wrong_conversion(module_home):
     w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w) * 1.01, w.name))
     bad = path.with_name("bad.onnx")
     onnx.save(model, str(bad))
-    src = store_model(card, card.reference, "tflite", None)
-    converted = store_model(card, None, "onnxruntime", bad)
+    src = load_at_f32(card, card.reference, "tflite")
+    converted = load_at_f32(card, file_variant(bad), "onnxruntime")
     try:
         feeds = stretched_feeds(card, src, frames("face")[1][:6])
         with pytest.raises(tflite_onnx.ConversionError, match="differs from its source"):
@@ -119,7 +120,8 @@ def test_segmentation_runs_on_every_backend_after_conversion(module_home):
     and OpenVINO do too, and their masks agree with LiteRT's."""
     from edgevid.api import load
     from edgevid.bench.accuracy import agreement
-    from edgevid_quantize.build import build, run_each
+    from edgevid_quantize.build import build
+    from edgevid_quantize.scoring import run_each
     from edgevid_quantize.frames import frames
 
     build("segment", ("fp32",), say=lambda s: None)
@@ -183,7 +185,7 @@ def test_toolchain_workers_send_no_telemetry():
     toolchain worker (conversion, NNCF) runs with that off: a build talks to no host."""
     import importlib.util
 
-    from edgevid_quantize.openvino_ir import in_fresh_process
+    from edgevid_quantize.workers import in_fresh_process
 
     assert importlib.util.find_spec("openvino_telemetry") is not None, "installed: the block is what keeps it quiet"
     assert in_fresh_process(_telemetry_state) == (False, "1")

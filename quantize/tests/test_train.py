@@ -90,7 +90,7 @@ def test_trained_variants_run_where_asked_and_never_unasked(trained, module_home
     below their floor, automatic selection passes them over."""
     from edgevid.api import load
     from edgevid.bench.accuracy import agreement
-    from edgevid_quantize.build import run_each
+    from edgevid_quantize.scoring import run_each
     from edgevid_quantize.frames import frames
 
     entries, _, _ = trained
