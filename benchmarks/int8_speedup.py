@@ -28,7 +28,7 @@ from edgevid.registry import get_registry
 from edgevid.tasks.feeds import capture
 
 #: backend -> (int8 variant it runs, float precisions to compare with; None = the backend's default)
-BACKENDS = {"onnxruntime": ("int8", (None,)), "openvino": ("int8-ov", (None, "f32"))}
+BACKENDS = {"onnxruntime": ("int8", (None,)), "openvino": ("int8-ov", (None, "f32")), "tflite": ("int8-tflite", (None,))}
 
 
 def _feed(task: str, role: str) -> dict:
@@ -51,8 +51,8 @@ def _configs(card, backend: str, threads: int) -> list[tuple[str, Choice]]:
     cls = get_registry().backends[backend]
     out = []
     # the fp32 reference, or its verified conversion where the backend cannot run the source
-    # (ONNX Runtime reads no .tflite; OpenVINO no MediaPipe custom op)
-    ref = next((v for v in (card.reference, *[v for v in card.variants if v.name == "fp32-onnx"])
+    # (ONNX Runtime reads no .tflite; OpenVINO no MediaPipe custom op; LiteRT no .onnx)
+    ref = next((v for v in (card.reference, *[v for v in card.variants if v.name in ("fp32-onnx", "fp32-tflite")])
                 if cls.reads(v.format) and not v.incompatible_reason(backend)), None)
     if ref is not None:
         out += [(f"{ref.name}@{p or 'default'}", Choice(card, ref, backend, "CPU", precision=p, threads=threads))
@@ -77,6 +77,32 @@ def _ov_layers(path: str, feed: dict, precision: str | None, threads: int, runs:
                 key = f"{p.node_type} [{p.exec_type}]"
                 totals[key] = totals.get(key, 0.0) + p.real_time.total_seconds() * 1000 / runs
     return totals
+
+
+def _lite_layers(path: str) -> dict[str, float]:
+    """LiteRT has no per-op timer in Python: what XNNPACK leaves to LiteRT's own kernels, by op type (count),
+    and how many delegate partitions the graph splits into (each boundary costs a hand-over)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=path)
+    interp.allocate_tensors()
+    counts: dict[str, float] = {}
+    for op in interp._get_ops_details():
+        key = "XNNPACK partitions" if op["op_name"] == "DELEGATE" else f"{op['op_name']} (not delegated)"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def fitted(feed: dict, session) -> dict:
+    """``feed`` in the form ``session`` takes: a fixed-size NHWC conversion (onnx2tf) gets the same pixels."""
+    from edgevid.vision.image import input_form
+    from edgevid_quantize.onnx_tflite import nhwc
+
+    (x,) = feed.values()
+    h, w, nchw, _ = input_form(session.inputs[0])
+    if nchw or x.shape[-1] == 3:
+        return {session.inputs[0].name: x}
+    return {session.inputs[0].name: nhwc(x, [1, x.shape[1], h, w])[0]}
 
 
 def _ort_layers(path: str, feed: dict, threads: int, runs: int = 20) -> dict[str, float]:
@@ -110,14 +136,17 @@ def explain(row: dict, models: dict, feed: dict, threads: int, top: int = 6) -> 
         if row["backend"] == "openvino":
             prof[name] = _ov_layers(str(m.path), feed, m.session.info().get("precision") if name != int8 else None,
                                     threads)
+        elif row["backend"] == "tflite":
+            prof[name] = _lite_layers(str(m.path))
         else:
             prof[name] = _ort_layers(str(m.path), feed, threads)
     keys = sorted(set(prof[names[0]]) | set(prof[names[1]]),
                   key=lambda k: -max(prof[names[0]].get(k, 0), prof[names[1]].get(k, 0)))
+    unit = "" if row["backend"] == "tflite" else " ms"  # LiteRT: op counts, not times
     lines = [f"    {'layer type [kernel]':44s} {names[0]:>16s} {names[1]:>10s}"]
     for k in keys[:top]:
-        lines.append(f"    {k[:44]:44s} {prof[names[0]].get(k, 0):13.2f} ms {prof[names[1]].get(k, 0):7.2f} ms")
-    lines.append(f"    {'total':44s} {sum(prof[names[0]].values()):13.2f} ms {sum(prof[names[1]].values()):7.2f} ms")
+        lines.append(f"    {k[:44]:44s} {prof[names[0]].get(k, 0):13.2f}{unit} {prof[names[1]].get(k, 0):7.2f}{unit}")
+    lines.append(f"    {'total':44s} {sum(prof[names[0]].values()):13.2f}{unit} {sum(prof[names[1]].values()):7.2f}{unit}")
     return lines
 
 
@@ -139,23 +168,24 @@ def run(tasks: list[str], rounds: int, seconds: float, threads: int) -> list[dic
                 if len(configs) < 2:
                     continue
                 models = {name: load_model(card, choice) for name, choice in configs}
+                feeds = {name: fitted(feed, m.session) for name, m in models.items()}
                 medians: dict[str, list[float]] = {name: [] for name in models}
                 budget = Budget(min_runs=20, min_seconds=seconds, max_seconds=4 * seconds)
                 for _ in range(rounds):
                     for name, m in models.items():
-                        medians[name].append(time_calls(lambda m=m: m.run(feed), budget).summary.p50)
+                        medians[name].append(time_calls(lambda m=m, f=feeds[name]: m.run(f), budget).summary.p50)
                 p50 = {name: statistics.median(v) for name, v in medians.items()}
                 precision = {name: m.session.info().get("precision") for name, m in models.items()}
                 int8 = BACKENDS[backend][0]
                 best_float = min((n for n in p50 if n != int8), key=p50.get)
                 v = card.variant(int8)
                 row = {"task": task, "model": card.id, "backend": backend,
-                       "shape": {k: list(a.shape) for k, a in feed.items()},
+                       "shape": {k: list(a.shape) for k, a in feeds[int8].items()},
                        "float": best_float, "float_precision": precision[best_float], "float_ms": p50[best_float],
                        "int8_ms": p50[int8], "int8_precision": precision[int8],
                        "speedup": p50[best_float] / p50[int8], "accuracy": v.accuracy, "all_ms": p50}
                 if row["speedup"] < 1.5:
-                    row["evidence"] = explain(row, models, feed, threads)
+                    row["evidence"] = explain(row, models, feeds[int8], threads)
                 for m in models.values():
                     m.close()
                 rows.append(row)

@@ -67,6 +67,21 @@ def _spec(detail: dict) -> TensorSpec:
     return TensorSpec(detail["name"], shape, np.dtype(detail["dtype"]).name, guess_layout(shape))
 
 
+def _precision(interp, inputs: list[dict]) -> str:
+    """"int8" for a fully integer model, else "f32".
+
+    Float in with quantized weights (dynamic range) still runs float kernels under XNNPACK, so the
+    weights say nothing: the activations do. An integer model takes int8/uint8 input, or float input
+    that goes straight into a QUANTIZE op (float I/O around an integer graph)."""
+    if not inputs:
+        return "f32"
+    if np.dtype(inputs[0]["dtype"]) in (np.int8, np.uint8):
+        return "int8"
+    ops = interp._get_ops_details() if hasattr(interp, "_get_ops_details") else []
+    first = inputs[0]["index"]
+    return "int8" if any(o["op_name"] == "QUANTIZE" and first in o["inputs"] for o in ops) else "f32"
+
+
 class TfliteSession(Session):
     """A TFLite interpreter. The interpreter is not thread-safe, so ``run`` holds a lock."""
 
@@ -83,9 +98,7 @@ class TfliteSession(Session):
         self._out = interp.get_output_details()
         self.inputs = [_spec(d) for d in self._in]
         self.outputs = [_spec(d) for d in self._out]
-        # An int8/uint8 input means a fully integer model; float in with quantized weights still
-        # runs float kernels under XNNPACK, so the input type is the honest signal.
-        self.precision = "int8" if self._in and np.dtype(self._in[0]["dtype"]) in (np.int8, np.uint8) else "f32"
+        self.precision = _precision(interp, self._in)
         self._lock = threading.Lock()
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -46,15 +46,24 @@ class Letterbox:
         return np.stack([(p[..., 0] - self.pad_x) / self.scale_x, (p[..., 1] - self.pad_y) / self.scale_y], axis=-1)
 
 
-def input_geometry(spec) -> tuple[int, int, bool]:
-    """(height, width, channels_first) of a fixed-size 4-D image input :class:`~edgevid.TensorSpec`."""
+def input_form(spec) -> tuple[int | None, int | None, bool, int | None]:
+    """(height, width, channels_first, batch) of a 4-D image input; ``None`` where the size is dynamic.
+
+    The same model converted for another runtime may differ in all four (onnx2tf writes NHWC, fixed
+    size, batch 1), so a task that sizes its own tensors asks the session, not the card."""
     shape = tuple(spec.shape)
     if len(shape) != 4:
         raise UnsupportedModelError(f"expected a 4-D image input, got {spec.name}{list(shape)}")
     nchw = shape[1] == 3 and shape[3] != 3
     h, w = (shape[2], shape[3]) if nchw else (shape[1], shape[2])
+    return h, w, nchw, shape[0]
+
+
+def input_geometry(spec) -> tuple[int, int, bool]:
+    """(height, width, channels_first) of a fixed-size 4-D image input :class:`~edgevid.TensorSpec`."""
+    h, w, nchw, _ = input_form(spec)
     if h is None or w is None:
-        raise UnsupportedModelError(f"input {spec.name} has a dynamic size {list(shape)}; this model needs a fixed one")
+        raise UnsupportedModelError(f"input {spec.name} has a dynamic size {list(spec.shape)}; this model needs a fixed one")
     return int(h), int(w), nchw
 
 

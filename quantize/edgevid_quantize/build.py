@@ -54,10 +54,11 @@ def _finds(result) -> bool:
 
 def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, options: dict | None = None,
           models: tuple[str, ...] = (), calib: str | None = None,
-          say: Callable[[str], None] = print) -> dict[str, list[dict]]:
+          say: Callable[[str], None] = print, max_kept: int = MAX_KEPT) -> dict[str, list[dict]]:
     """Build ``variants`` of ``task``'s models (all, or those whose ids are in ``models``) into the store,
     calibrated on the task's built-in frames or on ``calib`` (a video file, image folder or glob);
-    returns the manifest entries written, by model id."""
+    returns the manifest entries written, by model id. An int8 model below the floor keeps at most
+    ``max_kept`` nodes float (a smaller budget, fewer rounds)."""
     options = options or {}
     unknown = set(variants) - set(KNOWN)
     if unknown:
@@ -125,7 +126,7 @@ def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, opt
             raise ConfigError(f"edgevid build: no held-out frame of {task!r} reaches model {card.id}; "
                               "it cannot be measured")
         job = _Job(task, role, card, calibration, [heldout[i] for i in own], heldout_feeds.get(role, []),
-                   [reference[i] for i in own], floor, options, say, skipped, calib)
+                   [reference[i] for i in own], floor, options, say, skipped, calib, calib_frames, max_kept)
         say(f"  {card.id}: scored on the {len(own)} held-out frames that reach it")
         entries = _build_model(job, variants)
         for e in entries:
@@ -154,6 +155,8 @@ class _Job:
     say: Callable[[str], None]
     skipped: list[dict]
     calib: str | None = None
+    calib_frames: list = ()
+    max_kept: int = MAX_KEPT
 
     @property
     def folder(self) -> Path:
@@ -201,6 +204,9 @@ def _build_model(job: _Job, variants: tuple[str, ...]) -> list[dict]:
                 entries.append(e)
     if "int8" in variants and onnx_src is not None:
         entries.append(_int8(job, onnx_src))
+    if onnx_src is not None and {"fp32", "int8"} & set(variants):
+        # TFLite targets run .tflite only, and TFLite's integer path needs a TF graph: onnx2tf makes one
+        entries += _tflite(job, onnx_src, variants)
     for kind in ("pruned", "distilled"):
         if kind in variants:
             entries += _trained(job, kind, onnx_src)
@@ -264,13 +270,22 @@ def _int8_ov(job: _Job, src: Path) -> dict | None:
 
 
 def _int8(job: _Job, src: Path) -> dict:
-    """Quantize and measure; below the floor, keep the most sensitive nodes in float until it holds.
+    """ONNX Runtime static QDQ int8 of ``src``, accuracy-aware (:func:`_floor_search`)."""
+    out = job.folder / "int8" / f"{src.stem}.onnx"
+    return _floor_search(job, "int8", "onnx", "onnxruntime", out,
+                         lambda kept: ort_int8.quantize(src, out, job.calibration, exclude=kept),
+                         lambda: ort_int8.sensitivity(src, out, job.calibration))
 
-    Keeping nodes in float is not monotonic (the QDQ placement around them changes too), so when the
+
+def _floor_search(job: _Job, name: str, fmt: str, backend: str, out: Path,
+                  make: Callable[[list[str]], dict], rank: Callable[[], list[tuple[str, float]]]) -> dict:
+    """Quantize (``make(kept)`` writes ``out``) and measure; below the floor, keep the most sensitive nodes
+    (``rank()``, worst first) in float, doubling how many until the floor holds.
+
+    Keeping nodes in float is not monotonic (the quantization around them changes too), so when the
     floor is never met the best attempt is the one kept.
     """
-    card, calibration, say, floor = job.card, job.calibration, job.say, job.floor
-    out = job.folder / "int8" / f"{src.stem}.onnx"
+    card, say, floor = job.card, job.say, job.floor
     out.parent.mkdir(parents=True, exist_ok=True)
     best_copy = out.with_suffix(".best")
     kept: list[str] = []
@@ -278,11 +293,11 @@ def _int8(job: _Job, src: Path) -> dict:
     ranked: list[tuple[str, float]] = []
     best: dict | None = None
     while True:
-        recipe = ort_int8.quantize(src, out, calibration, exclude=kept)
-        e = manifest.entry(card.id, "int8", "onnx", "int8", "quantized", out, recipe)
-        e["accuracy"] = job.score(e, "onnxruntime")
+        recipe = make(kept)
+        e = manifest.entry(card.id, name, fmt, "int8", "quantized", out, recipe)
+        e["accuracy"] = job.score(e, backend)
         tried.append({"kept_float": len(kept), "accuracy": e["accuracy"]})
-        say(f"  {card.id} int8 ({len(kept)} nodes kept float): accuracy {e['accuracy']:.4f}")
+        say(f"  {card.id} {name} ({len(kept)} nodes kept float): accuracy {e['accuracy']:.4f}")
         if e["accuracy"] >= floor:
             best = e
             break
@@ -290,22 +305,83 @@ def _int8(job: _Job, src: Path) -> dict:
             best = e
             shutil.copyfile(out, best_copy)
         if not ranked:
-            ranked = ort_int8.sensitivity(src, out, calibration)
-            say(f"  {card.id} int8 below floor; most sensitive: "
-                + ", ".join(f"{n} ({db:.1f} dB)" for n, db in ranked[:4]))
-        if len(kept) >= min(len(ranked), MAX_KEPT):
+            ranked = rank()
+            say(f"  {card.id} {name} below floor; most sensitive: "
+                + ", ".join(f"{n} ({v:.1f})" for n, v in ranked[:4]))
+        if len(kept) >= min(len(ranked), job.max_kept):
             break
         kept = [n for n, _ in ranked[: max(4, 2 * len(kept))]]
     if best is not e:
         shutil.copyfile(best_copy, out)
-        say(f"  {card.id} int8: floor not met; keeping the best attempt ({best['accuracy']:.4f})")
+        say(f"  {card.id} {name}: floor not met; keeping the best attempt ({best['accuracy']:.4f})")
     best_copy.unlink(missing_ok=True)
     best["recipe"]["accuracy_search"] = tried
     kept_best = set(best["recipe"]["excluded_nodes"])
     if kept_best:
-        best["recipe"]["kept_float_sqnr_db"] = {n: round(db, 1) for n, db in ranked if n in kept_best}
+        best["recipe"]["kept_float_sensitivity"] = {n: round(v, 2) for n, v in ranked if n in kept_best}
     best["below_floor"] = best["accuracy"] < floor
     return best
+
+
+def _tflite(job: _Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
+    """``int8-tflite`` (full integer, accuracy-aware) from onnx2tf's SavedModel of the model's ONNX form, and for
+    an ONNX-sourced model ``fp32-tflite`` too; onnx2tf's conversion is verified against the source first."""
+    from . import onnx_tflite, tflite_onnx
+    from .workers import in_fresh_process
+
+    from_tflite = job.card.reference.format == "tflite"  # MediaPipe: the fp32 TFLite is the source itself
+    names = [n for n, k in (("fp32-tflite", "fp32"), ("int8-tflite", "int8"))
+             if k in variants and not (from_tflite and k == "fp32")]
+    missing = [m for m in ("onnx2tf", "onnxsim", "tensorflow") if importlib.util.find_spec(m) is None]
+    if not names:
+        return []
+    if missing:
+        job.skip(names, f"needs {', '.join(missing)}: make setup (requirements-onnx2tf.txt)")
+        return []
+    shape = onnx_tflite.static_shape(onnx_src, job.calibration)
+    work = job.folder / ".onnx2tf"
+    entries: list[dict] = []
+    try:
+        conv = in_fresh_process(onnx_tflite.convert, onnx_src, work, shape, job.calib_frames)
+        fp32 = job.folder / "fp32-tflite" / f"{onnx_src.stem}.tflite"
+        fp32.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(conv["tflite"], fp32)
+        source = load_at_f32(job.card, job.card.reference, NATIVE[job.card.reference.format])
+        converted = load_at_f32(job.card, file_variant(fp32), "tflite")
+        try:
+            def pairs(x):
+                return [(onnx_tflite.source_form(s, shape), s) for s in onnx_tflite.nhwc(x, shape)]
+
+            verified = tflite_onnx.verify(source, converted, job.calibration + job.heldout_feeds, pairs=pairs)
+        finally:
+            source.close()
+            converted.close()
+        recipe = {"tool": "onnxsim (input fixed) + onnx2tf", "source": "fp32-onnx" if from_tflite else job.card.reference.name,
+                  "input_shape": shape, "layout": "NHWC in and out", "seconds": conv["seconds"], "verified": verified}
+        if "fp32-tflite" in names:
+            e = manifest.entry(job.card.id, "fp32-tflite", "tflite", "fp32", "none", fp32, recipe)
+            e["accuracy"] = job.score(e, "tflite")
+            job.say(f"  {job.card.id} fp32-tflite (onnx2tf, {shape}): {e['size'] / 2**20:.2f} MB, max error "
+                    f"{verified['max_relative_error']:.1e} on {verified['feeds']} feeds, accuracy {e['accuracy']:.4f}")
+            entries.append(e)
+        else:
+            fp32.unlink()
+            shutil.rmtree(fp32.parent, ignore_errors=True)
+        if "int8-tflite" in names:
+            samples = [s for f in job.calibration for s in onnx_tflite.nhwc(next(iter(f.values())), shape)][:64]
+            out = job.folder / "int8-tflite" / f"{onnx_src.stem}.tflite"
+            e = _floor_search(job, "int8-tflite", "tflite", "tflite", out,
+                              lambda kept: in_fresh_process(onnx_tflite.quantize, conv["saved_model"], out, samples, kept),
+                              lambda: in_fresh_process(onnx_tflite.sensitivity, conv["saved_model"], samples))
+            e["recipe"].update(source=f"onnx2tf SavedModel of {recipe['source']}", input_shape=shape,
+                               calibration_samples=len(samples), onnx2tf_verified=verified)
+            entries.append(e)
+    except (tflite_onnx.ConversionError, RuntimeError, ValueError) as exc:
+        job.skip(names, f"onnx2tf: {str(exc).splitlines()[0][:200]}")
+        entries = []
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return entries
 
 
 def _trained(job: _Job, kind: str, onnx_src: Path | None) -> list[dict]:

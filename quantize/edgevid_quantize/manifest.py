@@ -15,7 +15,7 @@ def versions() -> dict[str, str]:
     """Versions of the tools a recipe depends on (those installed)."""
     out = {}
     for pkg in ("edgevid", "edgevid-quantize", "openvino", "onnxruntime", "onnx", "nncf", "tensorflow-cpu", "tf2onnx",
-                "torch", "onnx2torch", "torch-pruning"):
+                "onnx2tf", "onnxsim", "ai-edge-litert", "torch", "onnx2torch", "torch-pruning"):
         try:
             out[pkg] = version(pkg)
         except Exception:  # noqa: BLE001 - a missing package is simply not recorded

@@ -206,21 +206,32 @@ def _outputs(session, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     return list(session.run(feeds).values())
 
 
-def verify(source, converted, feeds: list[dict[str, np.ndarray]], tolerance: float = TOLERANCE) -> dict[str, Any]:
+def _aligned(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``got`` in ``ref``'s layout: the same, NHWC where ``ref`` is NCHW (onnx2tf), or only reshaped."""
+    if got.shape != ref.shape and got.ndim == 4 and got.transpose(0, 3, 1, 2).shape == ref.shape:
+        return got.transpose(0, 3, 1, 2)
+    return got.reshape(ref.shape)
+
+
+def verify(source, converted, feeds: list[dict[str, np.ndarray]], tolerance: float = TOLERANCE,
+           pairs=None) -> dict[str, Any]:
     """Compare two loaded models (``source`` and ``converted``) output by output on real ``feeds``.
 
-    Outputs are matched by order (tf2onnx keeps the subgraph's output order); raises
+    ``pairs`` turns a feed into (source input, converted input) pairs where the two take different forms
+    (a fixed-size NHWC conversion); outputs are matched by order (the converters keep it). Raises
     :class:`ConversionError` when any element is off by more than ``tolerance`` x max(1, |largest output|).
     """
-    worst = 0.0
+    worst, count = 0.0, 0
     for f in feeds:
-        ref = _outputs(source, {source.input_name: next(iter(f.values()))})
-        got = _outputs(converted, {converted.input_name: next(iter(f.values()))})
-        if [r.size for r in ref] != [g.size for g in got]:
-            raise ConversionError(f"converted outputs {[g.shape for g in got]} differ from the source's "
-                                  f"{[r.shape for r in ref]}")
-        for r, g in zip(ref, got):
-            worst = max(worst, float(np.abs(r - g.reshape(r.shape)).max() / max(1.0, float(np.abs(r).max()))))
+        for a, b in (pairs or (lambda x: [(x, x)]))(next(iter(f.values()))):
+            count += 1
+            ref = _outputs(source, {source.input_name: a})
+            got = _outputs(converted, {converted.input_name: b})
+            if [r.size for r in ref] != [g.size for g in got]:
+                raise ConversionError(f"converted outputs {[g.shape for g in got]} differ from the source's "
+                                      f"{[r.shape for r in ref]}")
+            for r, g in zip(ref, got):
+                worst = max(worst, float(np.abs(r - _aligned(g, r)).max() / max(1.0, float(np.abs(r).max()))))
     if worst > tolerance:
         raise ConversionError(f"converted model differs from its source by {worst:.2e} (tolerance {tolerance:.0e})")
-    return {"feeds": len(feeds), "max_relative_error": float(f"{worst:.3g}"), "tolerance": tolerance}
+    return {"feeds": count, "max_relative_error": float(f"{worst:.3g}"), "tolerance": tolerance}

@@ -18,6 +18,7 @@ from edgevid.models import store
 pytestmark = pytest.mark.slow
 
 DET = "ppocrv4-det"
+VARIANTS = ("fp32", "fp16", "int8")
 
 
 def _det_card():
@@ -28,11 +29,12 @@ def _det_card():
 
 @pytest.fixture(scope="module")
 def built(module_home):
-    """The detector's fp16 and int8 variants, built once: (manifest entries by name, log lines)."""
+    """The detector's fp32, fp16 and int8 variants (every backend's), built once: (manifest entries by name,
+    log lines). A small budget for the accuracy search: at most 8 nodes kept float."""
     from edgevid_quantize.build import build
 
     log: list[str] = []
-    made = build("text", ("fp16", "int8"), models=(DET,), say=log.append)
+    made = build("text", VARIANTS, models=(DET,), say=log.append, max_kept=8)
     assert set(made) == {DET}, made
     return {e["name"]: e for e in made[DET]}, log
 
@@ -61,7 +63,7 @@ def test_manifest_records_every_variant(built, module_home):
     """Manifest on disk: format, precision, compression, size and sha256 of the real files, recipe with versions."""
     entries, _ = built
     manifest = json.loads((module_home / "built" / DET / "manifest.json").read_text())
-    assert [v["name"] for v in manifest["variants"]] == ["fp16", "int8-ov", "int8"]
+    assert [v["name"] for v in manifest["variants"]] == ["fp32-ir", "fp16", "int8-ov", "int8", "fp32-tflite", "int8-tflite"]
     for v in manifest["variants"]:
         path = module_home / v["path"]
         assert store.sha256_of(path) == v["sha256"]
@@ -69,7 +71,7 @@ def test_manifest_records_every_variant(built, module_home):
         assert v["size"] == size
         for s in v.get("sidecars", []):
             assert store.sha256_of(module_home / s["path"]) == s["sha256"]
-        assert {"onnxruntime", "openvino", "onnx", "nncf"} <= set(v["recipe"]["versions"])
+        assert {"onnxruntime", "openvino", "onnx", "nncf", "onnx2tf", "tensorflow-cpu"} <= set(v["recipe"]["versions"])
         assert v["metric"] == "character accuracy"
         assert 0.0 <= v["accuracy"] <= 1.0
     assert entries["fp16"]["format"] == "openvino" and entries["fp16"]["compression"] == "fp16-weights"
@@ -102,7 +104,7 @@ def test_int8_is_smaller_and_accurate_or_flagged(built):
     # the floor met: the last attempt stands; never met: the best one does
     assert e["accuracy"] == (max(a["accuracy"] for a in search) if e["below_floor"] else search[-1]["accuracy"])
     if len(search) > 1:
-        assert e["recipe"]["kept_float_sqnr_db"], "nodes kept in float must be named"
+        assert e["recipe"]["kept_float_sensitivity"], "nodes kept in float must be named"
     # a calibration on the wrong domain drops this far below; in-domain it must not
     assert e["accuracy"] >= 0.95
 
@@ -122,12 +124,64 @@ def test_nncf_int8_meets_the_floor(built):
     assert r["float_types"] == ["GroupConvolution"]
 
 
+def _tflite_ops(path) -> list[dict]:
+    """The ops of a .tflite file as written (no delegate folding them into one node)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_path=str(path),
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    return interp._get_ops_details()
+
+
+def test_onnx2tf_conversion_matches_the_onnx_model(built):
+    """fp32-tflite: onnx2tf's fixed-size NHWC model, verified output by output against the ONNX source on
+    real text frames, and the task reads the same text with it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    e = built[0]["fp32-tflite"]
+    assert e["format"] == "tflite" and e["precision"] == "fp32"
+    v = e["recipe"]["verified"]
+    assert v["feeds"] >= 8 and v["max_relative_error"] <= 1e-3
+    interp = Interpreter(model_path=str(store.home() / e["path"]))
+    assert list(interp.get_input_details()[0]["shape"]) == [1, 480, 640, 3] == [1, *e["recipe"]["input_shape"][2:], 3]
+    # two held-out frames are 1280x720: the fixed 640x480 input sees them smaller than the dynamic ONNX model
+    assert e["accuracy"] >= 0.99
+
+
+def test_tflite_int8_is_full_integer_and_measured(built):
+    """int8-tflite: integer kernels throughout (float only where the accuracy search kept nodes), float I/O
+    so the task feeds it as fp32; reported as int8 by the runtime; measured against fp32 and flagged below
+    the floor."""
+    import numpy as np
+
+    from edgevid.backends.tflite import TfliteBackend
+
+    e = built[0]["int8-tflite"]
+    path = store.home() / e["path"]
+    ops = _tflite_ops(path)
+    float_ops = {o["op_name"] for o in ops if o["result_types"] and o["result_types"][0] == np.float32}
+    if not e["recipe"]["excluded_nodes"]:
+        assert float_ops == {"DEQUANTIZE"}, float_ops
+    assert sum(o["op_name"] == "CONV_2D" for o in ops) > 20
+    session = TfliteBackend.load(path)
+    try:
+        assert session.precision == "int8"
+    finally:
+        session.close()
+    assert e["size"] < 0.45 * built[0]["fp32-tflite"]["size"]
+    assert e["below_floor"] == (e["accuracy"] < 0.99)
+    assert e["recipe"]["accuracy_search"][0]["kept_float"] == 0
+    # in-domain calibration; text-free frames would leave the detector far below this
+    assert e["accuracy"] >= 0.95
+
+
 def test_build_is_reproducible(built):
     """Building again from the same inputs gives the same bytes."""
     from edgevid_quantize.build import build
 
-    again = {e["name"]: e for e in build("text", ("fp16", "int8"), models=(DET,), say=lambda _: None)[DET]}
-    for name in ("fp16", "int8-ov", "int8"):
+    again = {e["name"]: e for e in build("text", VARIANTS, models=(DET,), say=lambda _: None, max_kept=8)[DET]}
+    for name in ("fp32-ir", "fp16", "int8-ov", "int8", "fp32-tflite", "int8-tflite"):
         assert again[name]["sha256"] == built[0][name]["sha256"], name
 
 
@@ -156,6 +210,9 @@ def test_built_variants_are_listed_and_selectable(built):
     # unpinned, the x86 profiles rank int8 first: it is chosen exactly when it met the floor
     auto = _choose(backend="onnxruntime")
     assert auto.variant.name == ("fp32" if built[0]["int8"]["below_floor"] else "int8")
+    # a TFLite target gets the onnx2tf conversion, int8 only when it met the floor
+    lite = _choose(backend="tflite")
+    assert lite.variant.name == ("fp32-tflite" if built[0]["int8-tflite"]["below_floor"] else "int8-tflite")
 
 
 def test_below_floor_variant_is_never_picked_unasked(built):

@@ -22,12 +22,14 @@ def det_size(height: int, width: int, limit: int) -> tuple[int, int]:
     return (max(32, int(round(height * ratio / 32)) * 32), max(32, int(round(width * ratio / 32)) * 32))
 
 
-def det_tensor(image: np.ndarray, limit: int) -> np.ndarray:
-    """``HxWx3`` uint8 image -> ``1x3xhxw`` float32, resized by :func:`det_size` and ImageNet-normalised."""
-    h, w = det_size(image.shape[0], image.shape[1], limit)
+def det_tensor(image: np.ndarray, limit: int, size: tuple[int, int] | None = None, nchw: bool = True) -> np.ndarray:
+    """``HxWx3`` uint8 image -> ``1x3xhxw`` (or ``1xhxwx3``) float32, ImageNet-normalised, resized by
+    :func:`det_size`, or stretched to ``size`` for a detector converted with a fixed input (the map is
+    scaled back to the frame per axis either way)."""
+    h, w = size or det_size(image.shape[0], image.shape[1], limit)
     resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     x = (resized * np.float32(1 / 255) - MEAN) / STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+    return np.ascontiguousarray((x.transpose(2, 0, 1) if nchw else x)[None])
 
 
 def order_quad(points: np.ndarray) -> np.ndarray:

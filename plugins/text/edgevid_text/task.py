@@ -94,16 +94,20 @@ class TextTask(Task):
         """Resize (aspect kept, long side <= ``det_limit``, multiples of 32) and normalise for the detector."""
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ConfigError(f"text: expected an HxWx3 BGR frame, got shape {frame.shape}")
+        from edgevid.vision.image import input_form
+
         from . import det_post
 
-        return Prepared(det_post.det_tensor(frame, self.det_limit), frame)
+        h, w, nchw, _ = input_form(self.loaded["detector"].session.inputs[0])
+        return Prepared(det_post.det_tensor(frame, self.det_limit, (h, w) if h and w else None, nchw), frame)
 
     def _detect(self, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
         from . import det_post
 
         prob = next(iter(self.loaded["detector"](prepared.tensor).values()))
+        prob = prob[0, 0] if prob.shape[1] == 1 else prob[0, ..., 0]  # NCHW, or NHWC from an onnx2tf conversion
         quads, scores = det_post.boxes_from_map(
-            prob[0, 0], prepared.frame.shape[:2], thresh=self.det_thresh, box_thresh=self.box_thresh,
+            prob, prepared.frame.shape[:2], thresh=self.det_thresh, box_thresh=self.box_thresh,
             unclip_ratio=self.unclip_ratio)
         order = det_post.reading_order(quads)
         return quads[order], scores[order]
@@ -129,8 +133,14 @@ class TextTask(Task):
         if self.upside_down and crops:
             crops = self._turn_upside_down_lines(crops)
         probs: list[np.ndarray] = [None] * len(crops)  # type: ignore[list-item]
+        from edgevid.vision.image import input_form
+
         model = self.loaded["recognizer"]
-        for idx, tensor in rec.batches(crops, self.batch_size):
+        _, width, nchw, batch = input_form(model.session.inputs[0])
+        # a conversion with a fixed batch and width (TFLite) takes lines one at a time, squeezed to its width
+        for idx, tensor in rec.batches(crops, batch or self.batch_size, width=width):
+            if not nchw:
+                tensor = np.ascontiguousarray(tensor.transpose(0, 2, 3, 1))
             out = next(iter(model(tensor).values()))
             for i, p in zip(idx, out):
                 probs[i] = p
