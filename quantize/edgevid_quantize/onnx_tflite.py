@@ -16,6 +16,7 @@ TensorFlow graph, which neither an ONNX model nor a MediaPipe ``.tflite`` has: o
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -127,8 +128,10 @@ def convert(src: Path, work: Path, shape: list[int], frames: list[np.ndarray]) -
     try:
         # onnx2tf takes a 4-D input as NCHW and transposes it unless told it is NHWC already
         keep = {"keep_nwc_or_nhwc_or_ndhwc_input_names": [_input_name(fixed)]} if channels_last(shape) else {}
-        onnx2tf.convert(input_onnx_file_path=str(fixed), output_folder_path=str(work / "saved_model"),
-                        not_use_onnxsim=True, verbosity="error", **keep)
+        # TensorFlow prints the SavedModel's whole signature whatever the verbosity: it goes to a log file
+        with open(work / "onnx2tf.log", "w") as log, contextlib.redirect_stdout(log):
+            onnx2tf.convert(input_onnx_file_path=str(fixed), output_folder_path=str(work / "saved_model"),
+                            not_use_onnxsim=True, verbosity="error", **keep)
     finally:
         os.chdir(here)
     tflite = work / "saved_model" / f"{src.stem}_float32.tflite"

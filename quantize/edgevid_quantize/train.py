@@ -45,7 +45,6 @@ class Recipe:
     seed: int = 0
     loss: str = "bce+iou"
     rounds: int = 1
-    optimizer: str = "adam"
 
 
 #: model id -> kind -> recipe. Dense-map models only: their loss needs no decoding of the teacher's output.
@@ -173,35 +172,32 @@ def _prune_and_fit(net, recipe: Recipe, pool: np.ndarray, y: np.ndarray, card, s
 
 
 def _kl(out, target):
+    """BCE against the teacher's soft map: minimal exactly at the teacher's output (its KL divergence)."""
     import torch
 
     return torch.nn.functional.binary_cross_entropy(out, target)
 
 
-def _logit(out, target):
-    import torch
-
-    return torch.nn.functional.mse_loss(torch.logit(out).clamp(-6, 6), torch.logit(target.clamp(1e-6, 1 - 1e-6)).clamp(-6, 6))
-
-
 def _bce_iou(out, target):
+    """BCE plus soft IoU. BCE alone is ruled by the background; the IoU term weighs the person the way the
+    metric does (its minimum is a sharpened map, not the teacher's, yet it scored higher: 0.866 against
+    0.857 for KL alone at twice the steps)."""
     soft_iou = (out * target).sum() / (out + target - out * target).sum().clamp_min(1.0)
     return _kl(out, target) + (1.0 - soft_iou)
 
 
-_LOSSES = {"kl": _kl, "logit": _logit, "bce+iou": _bce_iou}
+_LOSSES = {"kl": _kl, "bce+iou": _bce_iou}
 
 
 def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say) -> list[float]:
-    """Distillation: ``steps`` of Adam (warm-up, then cosine decay) on BCE plus soft IoU between the student's and the teacher's maps,
+    """Distillation: ``steps`` of Adam (warm-up, then cosine decay) on the recipe's loss between the student's and the teacher's maps,
     over batches drawn from the pool with random horizontal flips. Returns the mean loss per tenth."""
     import torch
     from rich.progress import Progress
 
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
-    opt = (torch.optim.Adam(net.parameters(), lr=recipe.lr) if recipe.optimizer == "adam"
-           else torch.optim.SGD(net.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True))
+    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     # a warm-up, and clipped gradients: full-size Adam steps at the start collapsed the pruned (BN-free)
     # network to a constant map it never left (loss stuck at the entropy of the mask prior, 0.38)
     warm = max(1, recipe.steps // 10)

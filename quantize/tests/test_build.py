@@ -176,6 +176,32 @@ def test_tflite_int8_is_full_integer_and_measured(built):
     assert e["accuracy"] >= 0.95
 
 
+def test_text_task_runs_wholly_on_litert(built):
+    """With the recogniser converted too, the whole text task runs on LiteRT: a fixed-size NHWC detector
+    (frames stretched to it) and a batch-1, fixed-width recogniser (lines fed one at a time)."""
+    from edgevid.api import load
+    from edgevid.bench.accuracy import agreement
+    from edgevid.testing.scenes_text import standard_scenes
+    from edgevid_quantize.build import build
+    from edgevid_quantize.scoring import run_each
+
+    (rec,) = [e for e in build("text", ("fp32",), models=("ppocrv4-rec",), say=lambda _: None)["ppocrv4-rec"]
+              if e["name"] == "fp32-tflite"]
+    assert rec["recipe"]["input_shape"] == [1, 3, 48, 320]
+    assert rec["recipe"]["verified"]["max_relative_error"] <= 1e-3
+    frames = [s.image for s in standard_scenes()]
+    ref = load("text", backend="onnxruntime", variant="fp32", precision="f32")
+    lite = load("text", backend="tflite", variant="fp32-tflite")
+    try:
+        assert {m.session.backend for m in lite.loaded.values()} == {"tflite"}
+        expected, got = run_each(ref, frames), run_each(lite, frames)
+    finally:
+        ref.close()
+        lite.close()
+    assert sum(len(r) for r in got) >= 0.9 * sum(len(r) for r in expected)
+    assert agreement(expected, got) >= 0.95
+
+
 def test_build_is_reproducible(built):
     """Building again from the same inputs gives the same bytes."""
     from edgevid_quantize.build import build
