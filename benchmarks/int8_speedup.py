@@ -80,15 +80,15 @@ def _ov_layers(path: str, feed: dict, precision: str | None, threads: int, runs:
 
 
 def _lite_layers(path: str) -> dict[str, float]:
-    """LiteRT has no per-op timer in Python: what XNNPACK leaves to LiteRT's own kernels, by op type (count),
-    and how many delegate partitions the graph splits into (each boundary costs a hand-over)."""
+    """LiteRT has no per-op timer in Python. Instead: how many partitions XNNPACK splits the graph into (each
+    boundary hands tensors back to LiteRT), and the model's ops by type (counts, not times)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=path)
     interp.allocate_tensors()
     counts: dict[str, float] = {}
     for op in interp._get_ops_details():
-        key = "XNNPACK partitions" if op["op_name"] == "DELEGATE" else f"{op['op_name']} (not delegated)"
+        key = "XNNPACK partitions" if op["op_name"] == "DELEGATE" else f"{op['op_name']} (ops in the model)"
         counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -146,7 +146,8 @@ def explain(row: dict, models: dict, feed: dict, threads: int, top: int = 6) -> 
     lines = [f"    {'layer type [kernel]':44s} {names[0]:>16s} {names[1]:>10s}"]
     for k in keys[:top]:
         lines.append(f"    {k[:44]:44s} {prof[names[0]].get(k, 0):13.2f}{unit} {prof[names[1]].get(k, 0):7.2f}{unit}")
-    lines.append(f"    {'total':44s} {sum(prof[names[0]].values()):13.2f}{unit} {sum(prof[names[1]].values()):7.2f}{unit}")
+    if unit:
+        lines.append(f"    {'total':44s} {sum(prof[names[0]].values()):13.2f}{unit} {sum(prof[names[1]].values()):7.2f}{unit}")
     return lines
 
 
