@@ -60,11 +60,22 @@ def test_compare_flags_a_regression_and_not_noise(model_doc):
     same = compare(model_doc, model_doc)
     assert same and not any(r["regression"] for r in same)
     slower = copy.deepcopy(model_doc)
+    factors = []
     for r in slower["results"]:
+        lat = r["latency_ms"]
+        # slower by more than this measurement's own 95% band, however loaded the machine was while it ran:
+        # a band wider than the slow-down is noise, which compare must not flag (checked below)
+        factors.append(max(1.5, 1.2 * lat["ci95_high"] / lat["ci95_low"]))
         for k in ("p50", "ci95_low", "ci95_high"):
-            r["latency_ms"][k] *= 1.5
+            lat[k] *= factors[-1]
     verdicts = compare(slower, model_doc)
-    assert all(r["regression"] and r["p50_change"] == pytest.approx(0.5) for r in verdicts)
+    assert [r["p50_change"] for r in verdicts] == pytest.approx([f - 1 for f in factors], abs=1e-4)
+    assert all(r["regression"] for r in verdicts)
+    noisy = copy.deepcopy(model_doc)
+    for r in noisy["results"]:  # a p50 20% up inside a band twice as wide: not a regression
+        lat = r["latency_ms"]
+        lat["p50"], lat["ci95_low"], lat["ci95_high"] = lat["p50"] * 1.2, lat["p50"] * 0.5, lat["p50"] * 2.0
+    assert not any(r["regression"] for r in compare(noisy, model_doc))
     assert all(r["improvement"] for r in compare(model_doc, slower))
 
 
