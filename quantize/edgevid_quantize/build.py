@@ -332,9 +332,9 @@ def _tflite(job: _Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
     from_tflite = job.card.reference.format == "tflite"  # MediaPipe: the fp32 TFLite is the source itself
     names = [n for n, k in (("fp32-tflite", "fp32"), ("int8-tflite", "int8"))
              if k in variants and not (from_tflite and k == "fp32")]
-    missing = [m for m in ("onnx2tf", "onnxsim", "tensorflow") if importlib.util.find_spec(m) is None]
     if not names:
         return []
+    missing = [m for m in ("onnx2tf", "onnxsim", "tensorflow") if importlib.util.find_spec(m) is None]
     if missing:
         job.skip(names, f"needs {', '.join(missing)}: make setup (requirements-onnx2tf.txt)")
         return []
@@ -343,11 +343,8 @@ def _tflite(job: _Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
     entries: list[dict] = []
     try:
         conv = in_fresh_process(onnx_tflite.convert, onnx_src, work, shape, job.calib_frames)
-        fp32 = job.folder / "fp32-tflite" / f"{onnx_src.stem}.tflite"
-        fp32.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(conv["tflite"], fp32)
         source = load_at_f32(job.card, job.card.reference, NATIVE[job.card.reference.format])
-        converted = load_at_f32(job.card, file_variant(fp32), "tflite")
+        converted = load_at_f32(job.card, file_variant(Path(conv["tflite"])), "tflite")
         try:
             def pairs(x):
                 return [(onnx_tflite.source_form(s, shape), s) for s in onnx_tflite.nhwc(x, shape)]
@@ -359,14 +356,14 @@ def _tflite(job: _Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
         recipe = {"tool": "onnxsim (input fixed) + onnx2tf", "source": "fp32-onnx" if from_tflite else job.card.reference.name,
                   "input_shape": shape, "layout": "NHWC in and out", "seconds": conv["seconds"], "verified": verified}
         if "fp32-tflite" in names:
+            fp32 = job.folder / "fp32-tflite" / f"{onnx_src.stem}.tflite"
+            fp32.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(conv["tflite"], fp32)
             e = manifest.entry(job.card.id, "fp32-tflite", "tflite", "fp32", "none", fp32, recipe)
             e["accuracy"] = job.score(e, "tflite")
             job.say(f"  {job.card.id} fp32-tflite (onnx2tf, {shape}): {e['size'] / 2**20:.2f} MB, max error "
                     f"{verified['max_relative_error']:.1e} on {verified['feeds']} feeds, accuracy {e['accuracy']:.4f}")
             entries.append(e)
-        else:
-            fp32.unlink()
-            shutil.rmtree(fp32.parent, ignore_errors=True)
         if "int8-tflite" in names:
             samples = [s for f in job.calibration for s in onnx_tflite.nhwc(next(iter(f.values())), shape)][:64]
             out = job.folder / "int8-tflite" / f"{onnx_src.stem}.tflite"

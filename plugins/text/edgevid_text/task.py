@@ -15,6 +15,7 @@ import numpy as np
 
 from edgevid import Task, Texts
 from edgevid.errors import ConfigError
+from edgevid.vision.image import input_form
 
 from . import ctc
 from .card import DETECTOR, DIRECTION, RECOGNIZER
@@ -84,6 +85,9 @@ class TextTask(Task):
                               "upside_down=True)")
         rec_model = self.loaded.get("recognizer")
         self.classes = _classes(rec_model) if rec_model is not None else ()
+        # what each model takes, read once: a conversion (onnx2tf: NHWC, fixed size, batch 1) differs from the card
+        self._forms = {role: input_form(m.session.inputs[0]) for role, m in self.loaded.items()
+                       if role in ("detector", "recognizer")}
 
     @classmethod
     def roles(cls, upside_down: bool = False, **options: Any) -> list[str]:
@@ -94,11 +98,9 @@ class TextTask(Task):
         """Resize (aspect kept, long side <= ``det_limit``, multiples of 32) and normalise for the detector."""
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ConfigError(f"text: expected an HxWx3 BGR frame, got shape {frame.shape}")
-        from edgevid.vision.image import input_form
-
         from . import det_post
 
-        h, w, nchw, _ = input_form(self.loaded["detector"].session.inputs[0])
+        h, w, nchw, _ = self._forms["detector"]
         return Prepared(det_post.det_tensor(frame, self.det_limit, (h, w) if h and w else None, nchw), frame)
 
     def _detect(self, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
@@ -133,10 +135,8 @@ class TextTask(Task):
         if self.upside_down and crops:
             crops = self._turn_upside_down_lines(crops)
         probs: list[np.ndarray] = [None] * len(crops)  # type: ignore[list-item]
-        from edgevid.vision.image import input_form
-
         model = self.loaded["recognizer"]
-        _, width, nchw, batch = input_form(model.session.inputs[0])
+        _, width, nchw, batch = self._forms["recognizer"]
         # a conversion with a fixed batch and width (TFLite) takes lines one at a time, squeezed to its width
         for idx, tensor in rec.batches(crops, batch or self.batch_size, width=width):
             if not nchw:
