@@ -15,8 +15,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 MODEL = "selfie-segmentation"
-#: mask IoU against fp32 a small budget must reach (the shipped recipes' figures are in docs/quantize.md)
-SMALL_BUDGET_FLOOR = {"pruned": 0.70, "distilled": 0.70}
+#: mask IoU against fp32 a small budget must reach (the shipped recipes' figures are in docs/quantize.md).
+#: Pruned starts from the least-squares refit (0.91 with no training), so its bar is the higher.
+SMALL_BUDGET_FLOOR = {"pruned": 0.85, "distilled": 0.70}
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,10 @@ def test_variant_is_smaller_and_accurate(trained, kind):
     assert r["macs"] < r["fp32_macs"], (r["macs"], r["fp32_macs"])
     assert e["accuracy"] >= SMALL_BUDGET_FLOOR[kind], e["accuracy"]
     assert e["below_floor"] == (e["accuracy"] < e["floor"])
-    # the loss fell: the training happened and worked
-    assert r["loss_every_tenth"][-1] < 0.8 * r["loss_every_tenth"][0]
+    # the loss fell: the training happened and worked (pruned starts near the teacher, after the refit)
+    assert r["loss_every_tenth"][-1] < 0.9 * r["loss_every_tenth"][0]
+    if kind == "pruned":
+        assert r["refit_layers"] > 0
     assert r["training_frames"] == 256 and not r["from_cache"]
 
 
