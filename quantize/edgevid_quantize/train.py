@@ -135,6 +135,7 @@ def _torch_teacher(src: Path, work: Path):
 
 
 def _depthwise(m) -> bool:
+    """A depthwise conv: one filter per channel."""
     import torch
 
     return isinstance(m, torch.nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
