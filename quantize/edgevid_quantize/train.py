@@ -78,7 +78,7 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
     from edgevid.models.store import sha256_of
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
-    code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "students.py", "frames.py")]
+    code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py")]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}
@@ -132,158 +132,6 @@ def _torch_teacher(src: Path, work: Path):
     import onnx2torch
 
     return onnx2torch.convert(str(_flexible_reshapes(src, work / "flexible.onnx")))
-
-
-def _depthwise(m) -> bool:
-    """A depthwise conv: one filter per channel."""
-    import torch
-
-    return isinstance(m, torch.nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
-
-
-def _inner_groups_only(net, example, min_width: int) -> list:
-    """The convs to keep whole so that only inner channels of inverted residual blocks are pruned: those of
-    every channel group without a depthwise conv wider than ``min_width`` (the residual stream, the
-    squeeze-excite bottlenecks, the decoder's narrow layers), and the output layer.
-
-    A pruned inner channel changes only its block's projection, which :func:`_refit` then solves for;
-    a pruned stream channel changes every block it passes through. Pruning stream groups too left this
-    BN-folded model at 0.03 mask IoU, which fine-tuning never brought back past 0.87.
-    """
-    import torch
-    import torch_pruning as tp
-
-    convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
-    graph = tp.DependencyGraph().build_dependency(net, example)
-    whole = {[m for m in net.modules() if isinstance(m, convs)][-1]}
-    for group in graph.get_all_groups():
-        mods = [dep.target.module for dep, _ in group if graph.is_out_channel_pruning_fn(dep.handler)]
-        if not any(_depthwise(m) and m.out_channels > min_width for m in mods):
-            whole.update(m for m in mods if isinstance(m, convs))
-    return list(whole)
-
-
-def _prune(net, recipe: Recipe, pool: np.ndarray, y: np.ndarray, card):
-    """``net`` (the teacher in torch) with ``prune_ratio`` of its inner channels removed, in place.
-
-    Channels are ranked across the whole network by first-order Taylor importance (|weight x gradient| of the
-    distillation loss on training batches), so thin, sensitive layers lose less than wide redundant ones:
-    L2 magnitude, per layer, left this BN-folded model at 0.03-0.2 mask IoU that fine-tuning never recovered.
-    """
-    import torch
-    import torch_pruning as tp
-
-    x = torch.from_numpy(_inputs(pool[:64], card))
-    target = torch.from_numpy(y[:64].astype(np.float32)).clamp(0, 1)
-    pruner = tp.pruner.MetaPruner(net, x[:1], importance=tp.importance.TaylorImportance(),
-                                  pruning_ratio=recipe.prune_ratio, global_pruning=True, round_to=recipe.round_to,
-                                  ignored_layers=_inner_groups_only(net, x[:1], recipe.min_width))
-    net.zero_grad()
-    gen = torch.Generator().manual_seed(recipe.seed)
-    for i in range(0, len(x), 16):
-        # at the teacher's own outputs the loss is at its minimum and the gradient ~0: small input noise
-        # moves it off, so the gradient says which channels the output leans on
-        xb = x[i:i + 16] + 0.05 * torch.randn(x[i:i + 16].shape, generator=gen)
-        out = net(xb).clamp(1e-6, 1 - 1e-6)
-        torch.nn.functional.binary_cross_entropy(out, target[i:i + 16]).backward()
-    pruner.step()
-    net.zero_grad()
-    return net
-
-
-def _kept_outputs(net, teacher) -> dict:
-    """Conv name -> the teacher's output channels it kept, found by its unchanged weight rows (run before any
-    refit); None where its inputs were pruned too and rows cannot be matched (no such conv here)."""
-    import torch
-
-    tm = dict(teacher.named_modules())
-    kept = {}
-    for name, m in net.named_modules():
-        if isinstance(m, torch.nn.Conv2d):
-            t = tm[name]
-            if m.out_channels == t.out_channels:
-                kept[name] = list(range(m.out_channels))
-            elif m.weight[0].numel() == t.weight[0].numel():
-                dist = torch.cdist(m.weight.detach().flatten(1), t.weight.detach().flatten(1))
-                kept[name] = dist.argmin(1).tolist()
-            else:
-                kept[name] = None
-    return kept
-
-
-def _solve(x, y, bias: bool, ridge: float = 1e-4):
-    """Least squares, lightly ridge-regularised: ``x`` (..., n, k), ``y`` (..., n, m) -> (..., k [+ 1], m),
-    the last row the bias when ``bias``."""
-    import torch
-
-    x = x.double()
-    if bias:
-        x = torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=torch.float64)], -1)
-    a = x.transpose(-1, -2) @ x
-    a += ridge * a.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * torch.eye(a.shape[-1], dtype=a.dtype)
-    return torch.linalg.solve(a, x.transpose(-1, -2) @ y.double())
-
-
-def _refit(net, teacher, recipe: Recipe, pool: np.ndarray, card, rows: int = 200_000) -> int:
-    """Refit every 1x1 and depthwise conv of the pruned ``net``, in graph order, by least squares: weights that
-    map the pruned network's own input at that layer to the teacher's output at the kept channels. Each
-    layer corrects the error of the layers before it instead of passing it on (He et al., "Channel pruning
-    for accelerating very deep neural networks", 2017). Returns how many layers were refit.
-
-    Pruning alone left 0.0 mask IoU; the refit, with no training, 0.91.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    kept = _kept_outputs(net, teacher)
-    x = torch.from_numpy(_inputs(pool[:recipe.refit_images], card))
-    gen = torch.Generator().manual_seed(recipe.seed)
-    teacher_mods = dict(teacher.named_modules())
-    last = [n for n, m in net.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
-
-    def seen(model, module):
-        got = {}
-        hook = module.register_forward_hook(lambda m, a, o: got.update(x=a[0], y=o))
-        with torch.no_grad():
-            model(x)
-        hook.remove()
-        return got
-
-    done = 0
-    for name, m in list(net.named_modules()):
-        if not isinstance(m, torch.nn.Conv2d) or kept.get(name) is None or name == last:
-            continue
-        depthwise = _depthwise(m)
-        if not (depthwise or (m.groups == 1 and m.kernel_size == (1, 1))):
-            continue  # full 3x3 convs sit before any pruned channel here: their inputs are exact
-        want = seen(teacher, teacher_mods[name])
-        inp = seen(net, m)["x"]
-        if inp.shape == want["x"].shape and torch.equal(inp, want["x"]):
-            continue  # upstream of every pruned channel: already the teacher's layer, exactly
-        target = want["y"][:, kept[name]]
-        if depthwise:  # one small problem per channel: its k x k patch -> its output
-            # only as many images as the row budget needs: unfolding all of them at full resolution is GBs
-            n = -(-rows // (target.shape[2] * target.shape[3]))
-            inp, target = inp[:n], target[:n]
-            k = m.kernel_size[0] * m.kernel_size[1]
-            cols = F.unfold(inp, m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)
-            xs = cols.reshape(len(inp), m.in_channels, k, -1).permute(1, 0, 3, 2).reshape(m.in_channels, -1, k)
-            ys = target.reshape(len(inp), m.out_channels, -1).permute(1, 0, 2).reshape(m.out_channels, -1, 1)
-            pick = torch.randperm(xs.shape[1], generator=gen)[:rows]
-            sol = _solve(xs[:, pick], ys[:, pick], m.bias is not None)[..., 0]  # (C, k [+ 1])
-            weight, bias = sol[:, :k], sol[:, k:]
-        else:
-            xs = inp.permute(0, 2, 3, 1).reshape(-1, m.in_channels)
-            ys = target.permute(0, 2, 3, 1).reshape(-1, m.out_channels)
-            pick = torch.randperm(len(xs), generator=gen)[:rows]
-            sol = _solve(xs[pick], ys[pick], m.bias is not None)  # (Cin [+ 1], Cout)
-            weight, bias = sol[:m.in_channels].T, sol[m.in_channels:].reshape(-1)
-        with torch.no_grad():
-            m.weight.copy_(weight.reshape(m.weight.shape).float())
-            if m.bias is not None:
-                m.bias.copy_(bias.reshape(-1).float())
-        done += 1
-    return done
 
 
 def _feature_taps(net, teacher, example) -> list[str]:
@@ -403,7 +251,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
 
     from edgevid.models import store
 
-    from . import students
+    from . import prune, students
     from .frames import from_source, unlabeled
     from .latency import latency_ratio
     from .manifest import entry
@@ -432,8 +280,12 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         torch.manual_seed(recipe.seed)
         extra = {}
         if kind == "pruned":
-            net = _prune(copy.deepcopy(teacher), recipe, pool, y, job.card)
-            extra["refit_layers"] = _refit(net, teacher, recipe, pool, job.card)
+            net = copy.deepcopy(teacher)
+            kept = prune.prune(net, torch.from_numpy(_inputs(pool[:64], job.card)),
+                               torch.from_numpy(y[:64].astype(np.float32)).clamp(0, 1),
+                               recipe.prune_ratio, recipe.round_to, recipe.min_width, recipe.seed)
+            extra["refit_layers"] = prune.refit(net, teacher, kept, torch.from_numpy(
+                _inputs(pool[:recipe.refit_images], job.card)), recipe.seed)
             losses = _fit(net, pool, y, job.card, recipe, job.say, teacher=teacher)
         else:
             net = students.TinySeg(recipe.student_width)
