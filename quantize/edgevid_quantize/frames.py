@@ -123,40 +123,90 @@ _SCENES = ("coffee", "rocket", "brick", "grass", "chelsea", "immunohistochemistr
            "coins", "moon", "retina")
 
 
+#: characters the unlabeled text frames' random strings are drawn from (what OpenCV's Hershey fonts draw)
+_GLYPHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 -:!#/"
+
+
 def unlabeled(task: str, count: int, seed: int = 0, height: int = 480, width: int = 640) -> list[np.ndarray]:
     """``count`` unlabeled BGR frames of ``task``'s domain for training by distillation (the teacher labels
-    them): random crops of real photos, three in four with a person (a real photo's person, flipped,
-    scaled and placed at random), brightness varied. Deterministic for a ``seed``."""
-    import cv2
-
+    them): random crops of real photos, brightness varied, with the task's subject on them. For
+    ``segment``, three in four frames hold a person (a real photo's person, flipped, scaled and placed at
+    random); for ``text``, one to four random strings each (two fonts, plates and light lettering, 0.5x to
+    2x scale), one in eight frames none. Deterministic for a ``seed``."""
     from edgevid.errors import ConfigError
-    from edgevid.testing import scenes_segment as ss
-    from edgevid.testing.scenes_face import sample
 
-    if task != "segment":
-        raise ConfigError(f"edgevid build: no unlabeled training frames for task {task!r} yet (have: segment)")
+    if task not in _SUBJECTS:
+        raise ConfigError(f"edgevid build: no unlabeled training frames for task {task!r} yet "
+                          f"(have: {', '.join(_SUBJECTS)})")
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        photo = sample(str(rng.choice(_SCENES)))
-        k = max(height / photo.shape[0], width / photo.shape[1]) * rng.uniform(1.0, 1.6)
-        big = cv2.resize(photo, (int(np.ceil(photo.shape[1] * k)), int(np.ceil(photo.shape[0] * k))))
-        y0, x0 = rng.integers(0, big.shape[0] - height + 1), rng.integers(0, big.shape[1] - width + 1)
-        frame = np.ascontiguousarray(big[y0:y0 + height, x0:x0 + width])
-        if rng.random() < 0.75:
-            who = str(rng.choice(_PEOPLE))
-            if who == "astronaut":
-                person = ss.person(int(rng.integers(height // 3, height)))
-            else:  # the cameraman: the photo's left two thirds, where he stands
-                person = sample("camera")[40:, 60:400]
-                s = rng.integers(height // 3, height) / person.shape[0]
-                person = cv2.resize(person, (int(person.shape[1] * s), int(person.shape[0] * s)))
-            if rng.random() < 0.5:
-                person = person[:, ::-1]
-            ph, pw = person.shape[:2]
-            x = int(rng.integers(-pw // 3, width - 2 * pw // 3))
-            xa, xb = max(0, x), min(width, x + pw)
-            frame[height - ph:, xa:xb] = person[:, xa - x:xb - x]
-        frame = np.clip(frame.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8)
-        out.append(frame)
+        frame = _photo_crop(rng, height, width)
+        _SUBJECTS[task](frame, rng)
+        out.append(np.clip(frame.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8))
     return out
+
+
+def _photo_crop(rng, height: int, width: int) -> np.ndarray:
+    """A random ``height x width`` crop of a random scene photo, scaled 1x to 1.6x past covering the frame."""
+    import cv2
+
+    from edgevid.testing.scenes_face import sample
+
+    photo = sample(str(rng.choice(_SCENES)))
+    k = max(height / photo.shape[0], width / photo.shape[1]) * rng.uniform(1.0, 1.6)
+    big = cv2.resize(photo, (int(np.ceil(photo.shape[1] * k)), int(np.ceil(photo.shape[0] * k))))
+    y0, x0 = rng.integers(0, big.shape[0] - height + 1), rng.integers(0, big.shape[1] - width + 1)
+    return np.ascontiguousarray(big[y0:y0 + height, x0:x0 + width])
+
+
+def _add_person(frame: np.ndarray, rng) -> None:
+    """Paste, three times in four, a real photo's person standing on the bottom edge of ``frame``."""
+    import cv2
+
+    from edgevid.testing import scenes_segment as ss
+    from edgevid.testing.scenes_face import sample
+
+    if rng.random() >= 0.75:
+        return
+    height, width = frame.shape[:2]
+    if str(rng.choice(_PEOPLE)) == "astronaut":
+        person = ss.person(int(rng.integers(height // 3, height)))
+    else:  # the cameraman: the photo's left two thirds, where he stands
+        person = sample("camera")[40:, 60:400]
+        s = rng.integers(height // 3, height) / person.shape[0]
+        person = cv2.resize(person, (int(person.shape[1] * s), int(person.shape[0] * s)))
+    if rng.random() < 0.5:
+        person = person[:, ::-1]
+    ph, pw = person.shape[:2]
+    x = int(rng.integers(-pw // 3, width - 2 * pw // 3))
+    xa, xb = max(0, x), min(width, x + pw)
+    frame[height - ph:, xa:xb] = person[:, xa - x:xb - x]
+
+
+def _add_text(frame: np.ndarray, rng) -> None:
+    """Draw up to four random strings on ``frame``, one per horizontal band so they never overlap (the
+    detector is taught separate lines); a line running off the right edge is kept, as cameras see them."""
+    import cv2
+
+    from edgevid.testing import scenes_text as st
+
+    height, width = frame.shape[:2]
+    lines = int(rng.choice(5, p=(0.125, 0.25, 0.25, 0.25, 0.125)))
+    band = height // max(1, lines)
+    for row in range(lines):
+        text = "".join(rng.choice(list(_GLYPHS), int(rng.integers(2, 13)))).strip() or "A"
+        font = (st.SIMPLEX, st.DUPLEX)[int(rng.integers(2))]
+        scale = float(rng.uniform(0.5, 2.0))
+        thick = int(rng.integers(1, 4))
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+        if th + base + 24 > band:
+            continue  # too tall for its band at this scale
+        x = int(rng.integers(4, max(5, width - min(tw, width) // 2)))
+        y = int(row * band + rng.integers(th + 12, band - base - 11))
+        st.render_line(frame, st.LineSpec(text, (x, y), font, scale, thick,
+                                           st.PLATE if rng.random() < 0.5 else st.LIGHT))
+
+
+#: task -> what its unlabeled frames show, drawn in place on a photo crop
+_SUBJECTS = {"segment": _add_person, "text": _add_text}

@@ -73,6 +73,10 @@ def prune(net, x, target, ratio: float, round_to: int, min_width: int, seed: int
     return {n: [i for i in range(width[n]) if i not in cut] for n, cut in removed.items()}
 
 
+class _Reached(Exception):
+    """Raised from a forward hook to end a forward pass at the layer being refit."""
+
+
 def _solve(x, y, bias: bool, ridge: float = 1e-4):
     """Least squares, lightly ridge-regularised: ``x`` (..., n, k), ``y`` (..., n, m) -> (..., k [+ 1], m),
     the last row the bias when ``bias``."""
@@ -103,12 +107,22 @@ def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 20
     last = [n for n, m in net.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
 
     def seen(model, module):
-        # one layer per pass: every layer's maps for all the frames at once would take GBs
+        # one layer per pass (every layer's maps for all the frames at once would take GBs), and the pass
+        # stops there: the layers after it would be computed for nothing
         got = {}
-        hook = module.register_forward_hook(lambda m, a, o: got.update(x=a[0], y=o))
-        with torch.no_grad():
-            model(x)
-        hook.remove()
+
+        def grab(m, a, o):
+            got.update(x=a[0], y=o)
+            raise _Reached
+
+        hook = module.register_forward_hook(grab)
+        try:
+            with torch.no_grad():
+                model(x)
+        except _Reached:
+            pass
+        finally:
+            hook.remove()
         return got
 
     done = 0

@@ -8,6 +8,10 @@
   from the teacher's feature maps and output, then exported to ONNX.
 * **distilled** — a much smaller student (:mod:`.students`) trained from scratch on the teacher's outputs.
 
+Dense-map models only (selfie segmentation, PP-OCRv4's text detector): the loss compares maps and needs
+no decoding of the teacher's output. A model with a dynamic input size trains on crops of a fixed size
+(the recipe's) and is exported with height and width still free.
+
 The teacher labels frames that nobody labelled (:func:`.frames.unlabeled`, or the user's ``--calib``
 source as well); every figure is measured on the held-out frames the toolchain scores every variant on.
 Results are cached by a hash of the recipe (source, kind, hyper-parameters, frames, versions), so a
@@ -50,6 +54,8 @@ class Recipe:
     #: images the least-squares refit of each layer is solved on
     refit_images: int = 128
     student_width: int = 16
+    #: training size (h, w) for a model whose input size is dynamic; the unlabeled frames are made at it
+    size: tuple[int, int] | None = None
     seed: int = 0
 
 
@@ -59,6 +65,11 @@ RECIPES: dict[str, dict[str, Recipe]] = {
           "distilled": Recipe("distilled", steps=1000, frames=768, student_width=24)}
     for mid in ("selfie-segmentation", "selfie-segmentation-landscape")
 }
+# PP-OCRv4 det is 28x the selfie model's work per frame (1.7 GMAC at 640x480): it trains on 320x320 crops,
+# and fewer of them
+RECIPES["ppocrv4-det"] = {"pruned": Recipe("pruned", steps=100, batch=8, lr=1e-4, prune_ratio=0.4, frames=256,
+                                           refit_images=32, size=(320, 320)),
+                          "distilled": Recipe("distilled", steps=1500, frames=768, student_width=32, size=(320, 320))}
 
 
 def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
@@ -85,11 +96,15 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _nchw(card) -> bool:
+    return card.input.layout == "NCHW"
+
+
 def _inputs(pool: np.ndarray, card) -> np.ndarray:
-    """uint8 pool images as the model takes them (the card's scale, mean and std), NHWC float32."""
+    """uint8 pool images as the model takes them (the card's layout, scale, mean and std), float32."""
     from edgevid.vision.image import image_tensor
 
-    return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, False) for img in pool])
+    return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, _nchw(card)) for img in pool])
 
 
 def _teacher(src: Path, pool: np.ndarray, card) -> np.ndarray:
@@ -102,14 +117,22 @@ def _teacher(src: Path, pool: np.ndarray, card) -> np.ndarray:
                            for i in range(len(pool))])
 
 
-def _flexible_reshapes(src: Path, dst: Path) -> Path:
+def _trainable_graph(src: Path, dst: Path) -> Path:
     """Copy of ``src`` whose constant reshapes keep the batch (leading 1 -> 0, "copy the input's") and, where
     only one axis is not 1 (``[1, C, 1, 1]``: tf2onnx's form of a squeeze-excite transpose), infer it
-    (-1): the graph then trains on batches and still runs once channels are pruned."""
+    (-1): the graph then trains on batches and still runs once channels are pruned. ``Constant`` nodes
+    become initializers, where ``onnx2torch`` looks for weights (paddle2onnx emits every weight as one)."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(src))
+    nodes = list(model.graph.node)
+    weights = [n for n in nodes if n.op_type == "Constant" and n.attribute[0].name == "value"]
+    model.graph.initializer.extend(numpy_helper.from_array(numpy_helper.to_array(n.attribute[0].t), n.output[0])
+                                   for n in weights)
+    moved = {id(n) for n in weights}
+    del model.graph.node[:]
+    model.graph.node.extend(n for n in nodes if id(n) not in moved)
     consts = {i.name: i for i in model.graph.initializer}
     users: dict[str, set[str]] = {}
     for n in model.graph.node:
@@ -128,10 +151,22 @@ def _flexible_reshapes(src: Path, dst: Path) -> Path:
 
 
 def _torch_teacher(src: Path, work: Path):
-    """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible."""
+    """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible, in eval mode (its
+    batch norms use their running statistics, as the ONNX graph does)."""
     import onnx2torch
 
-    return onnx2torch.convert(str(_flexible_reshapes(src, work / "flexible.onnx")))
+    return onnx2torch.convert(str(_trainable_graph(src, work / "flexible.onnx"))).eval()
+
+
+def _train_mode(net) -> None:
+    """``net`` in training mode but for its batch norms: batches of 8-16 crops would replace the running
+    statistics the teacher's features were made with."""
+    import torch
+
+    net.train()
+    for m in net.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
 
 
 def _feature_taps(net, teacher, example) -> list[str]:
@@ -184,7 +219,7 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     warm = max(1, recipe.steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, i / recipe.steps))))
-    net.train()
+    _train_mode(net)
     tenth = max(1, recipe.steps // 10)
     losses, running = [], 0.0
     try:
@@ -194,8 +229,8 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
                 idx = np.sort(rng.choice(len(pool), recipe.batch, replace=False))
                 xb = torch.from_numpy(_inputs(pool[idx], card))
                 yb = torch.from_numpy(y[idx].astype(np.float32)).clamp(0, 1)
-                if rng.random() < 0.5:  # NHWC: width is axis 2
-                    xb, yb = xb.flip(2), yb.flip(2)
+                if rng.random() < 0.5:  # the width axis: 3 in NCHW, 2 in NHWC, of the input and the map alike
+                    xb, yb = xb.flip(3 if _nchw(card) else 2), yb.flip(3 if _nchw(card) else 2)
                 if teacher is not None:
                     with torch.no_grad():
                         teacher(xb)
@@ -226,14 +261,17 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     return losses
 
 
-def _export(net, example, out: Path) -> None:
+def _export(net, example, out: Path, dynamic: bool) -> None:
+    """``net`` to ONNX; with ``dynamic``, height and width stay free, as the fp32 model's are."""
     import torch
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    h, w = (2, 3) if example.shape[1] == 3 else (1, 2)  # NCHW or NHWC
+    axes = {k: {h: "height", w: "width"} for k in ("input", "map")} if dynamic else None
     with torch.no_grad():
-        # the TorchScript exporter: fixed shapes, no onnxscript dependency
+        # the TorchScript exporter: no onnxscript dependency
         torch.onnx.export(net, (example,), str(out), dynamo=False, opset_version=17, input_names=["input"],
-                          output_names=["mask"], do_constant_folding=True)
+                          output_names=["map"], dynamic_axes=axes, do_constant_folding=True)
 
 
 def _macs(net, example) -> int:
@@ -243,6 +281,12 @@ def _macs(net, example) -> int:
 
     macs, _ = tp.utils.count_ops_and_params(net, example)
     return int(macs)
+
+
+def _run_size(card, frame: np.ndarray) -> tuple[int, int]:
+    """``frame``'s size rounded to the multiple a dynamic-size model takes."""
+    step = card.input.multiple_of or 1
+    return tuple(max(step, round(d / step) * step) for d in frame.shape[:2])
 
 
 def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
@@ -259,7 +303,8 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
     from .workers import in_fresh_process
 
     recipe = RECIPES[job.card.id][kind]
-    h, w = job.card.input.size
+    dynamic = None in job.card.input.size
+    h, w = recipe.size if dynamic else job.card.input.size
     cache = store.home() / "cache" / "train" / _key(job.card.reference.sha256, recipe, job.calib)
     out = job.folder / kind / f"{onnx_src.stem}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +312,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         work = cache.with_suffix(".partial")
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        frames = unlabeled(job.task, recipe.frames, recipe.seed)
+        frames = unlabeled(job.task, recipe.frames, recipe.seed, h, w)
         if job.calib:
             frames += from_source(job.calib)
         pool = stretched(job.card, frames, h, w)  # uint8: a quarter of the memory of float
@@ -288,9 +333,9 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                 _inputs(pool[:recipe.refit_images], job.card)), recipe.seed)
             losses = _fit(net, pool, y, job.card, recipe, job.say, teacher=teacher)
         else:
-            net = students.TinySeg(recipe.student_width)
+            net = students.TinySeg(recipe.student_width, nchw=_nchw(job.card))
             losses = _fit(net, pool, y, job.card, recipe, job.say)
-        _export(net, example, work / "model.onnx")
+        _export(net, example, work / "model.onnx", dynamic)
         macs = {"macs": _macs(net, example), "fp32_macs": fp32_macs}
         log = {**macs, **extra, "training_frames": len(pool), "loss_every_tenth": losses, "train_seconds": round(time.perf_counter() - t0, 1),
                "threads": torch.get_num_threads()}
@@ -309,8 +354,10 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                   "reproducible": "same recipe hash gives these bytes (cached); a retrain on another thread count "
                                   "may differ in the last bits (CPU reduction order)"}
     # in a fresh process: torch's OpenMP threads spin for a while after training and slowed ONNX Runtime 3x
+    # at the size the task runs the first held-out frame at (a dynamic-size model's own, to multiples of its step)
+    lh, lw = _run_size(job.card, job.heldout[0]) if dynamic else (h, w)
     recipe_out["latency"] = in_fresh_process(latency_ratio, onnx_src, out,
-                                             _inputs(stretched(job.card, job.heldout[:1], h, w), job.card))
+                                             _inputs(stretched(job.card, job.heldout[:1], lh, lw), job.card))
     e = entry(job.card.id, kind, "onnx", "fp32", kind, out, recipe_out)
     e["accuracy"] = job.score(e, "onnxruntime")
     e["floor"] = FLOORS[kind]

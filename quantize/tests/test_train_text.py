@@ -1,0 +1,77 @@
+"""Pruning PP-OCRv4's text detector: an ONNX source (weights as Constant nodes), NCHW, batch norms, and a
+dynamic input size the pruned model must keep.
+
+The budget is small (a third of the shipped recipe's steps, an eighth of its frames); the variant is
+still measured with the text task's character accuracy on the held-out scenes, against fp32.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MODEL = "ppocrv4-det"
+#: character accuracy against fp32 the small budget must reach; the refit alone starts near the teacher
+SMALL_BUDGET_FLOOR = 0.95
+
+
+@pytest.fixture(scope="module")
+def pruned(module_home):
+    """The pruned detector built once with a small budget: (its manifest entry, the fp32 entry's path)."""
+    from edgevid_quantize import train
+    from edgevid_quantize.build import build
+
+    saved = train.RECIPES[MODEL]
+    train.RECIPES[MODEL] = {"pruned": dataclasses.replace(saved["pruned"], steps=30, frames=32, refit_images=16)}
+    try:
+        made = {e["name"]: e for e in build("text", ("pruned",), models=(MODEL,), say=print)[MODEL]}
+    finally:
+        train.RECIPES[MODEL] = saved
+    return made["pruned"]
+
+
+def test_pruned_detector_is_smaller_and_reads_the_same_text(pruned):
+    """Fewer multiply-adds and bytes than the teacher, refit and fine-tuned, and the whole text task with it
+    reads the held-out scenes as it does with fp32."""
+    r = pruned["recipe"]
+    assert pruned["compression"] == "pruned" and pruned["format"] == "onnx"
+    assert r["macs"] < 0.9 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert r["refit_layers"] > 10
+    assert r["loss_every_tenth"][-1] < r["loss_every_tenth"][0]
+    assert pruned["accuracy"] >= SMALL_BUDGET_FLOOR, pruned["accuracy"]
+    assert pruned["below_floor"] == (pruned["accuracy"] < pruned["floor"])
+
+
+def test_pruned_detector_keeps_a_dynamic_input(pruned, module_home):
+    """Trained on 320x320 crops, the export still takes any multiple of 32, and ONNX Runtime and OpenVINO
+    give the same map at two sizes, close to the teacher's."""
+    import onnx
+    import onnxruntime as ort
+    import openvino as ov
+
+    from edgevid.models import store
+    from edgevid.registry import get_registry
+    from edgevid_quantize.frames import frames
+    from edgevid_text.det_post import det_tensor
+
+    path = module_home / pruned["path"]
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param != "" for d in dims] == [False, False, True, True]
+    card = get_registry().task("text").models["detector"]
+    teacher = ort.InferenceSession(str(store.fetch(card.reference)), providers=["CPUExecutionProvider"])
+    student = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    held = frames("text")[1]
+    for img in (held[0], held[-1]):  # 640x480 and 1280x720 (960x544 at the task's limit)
+        x = det_tensor(img[..., ::-1], 960)
+        want = teacher.run(None, {teacher.get_inputs()[0].name: x})[0]
+        got = student.run(None, {"input": x})[0]
+        assert got.shape == want.shape
+        np.testing.assert_allclose(compiled(x)[0], got, atol=2e-3)
+        # the text the recogniser is given: the binarised maps agree on nearly every pixel that matters
+        a, b = want > 0.3, got > 0.3
+        assert (a & b).sum() / (a | b).sum() > 0.8
