@@ -158,14 +158,15 @@ def _torch_teacher(src: Path, work: Path):
     return onnx2torch.convert(str(_trainable_graph(src, work / "flexible.onnx"))).eval()
 
 
-def _train_mode(net) -> None:
-    """``net`` in training mode but for its batch norms: batches of 8-16 crops would replace the running
-    statistics the teacher's features were made with."""
+def _train_mode(net, frozen_norms: bool) -> None:
+    """``net`` in training mode; with ``frozen_norms`` (a pruned copy of the teacher), its batch norms stay in
+    eval mode: batches of 8-16 crops would replace the running statistics the teacher's features were made
+    with. A student trained from scratch learns its own."""
     import torch
 
     net.train()
     for m in net.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+        if frozen_norms and isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.eval()
 
 
@@ -219,7 +220,7 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     warm = max(1, recipe.steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, i / recipe.steps))))
-    _train_mode(net)
+    _train_mode(net, frozen_norms=teacher is not None)
     tenth = max(1, recipe.steps // 10)
     losses, running = [], 0.0
     try:

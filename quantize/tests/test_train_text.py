@@ -1,8 +1,9 @@
-"""Pruning PP-OCRv4's text detector: an ONNX source (weights as Constant nodes), NCHW, batch norms, and a
-dynamic input size the pruned model must keep.
+"""Pruning and distilling PP-OCRv4's text detector: an ONNX source (weights as Constant nodes), NCHW, batch
+norms, and a dynamic input size the trained models must keep.
 
-The budget is small (a third of the shipped recipe's steps, an eighth of its frames); the variant is
-still measured with the text task's character accuracy on the held-out scenes, against fp32.
+Budgets are small (pruned: a third of the shipped recipe's steps, an eighth of its frames; distilled: a
+fifth of its steps); each variant is still measured with the text task's character accuracy on the
+held-out scenes, against fp32.
 """
 
 from __future__ import annotations
@@ -15,23 +16,45 @@ import pytest
 pytestmark = pytest.mark.slow
 
 MODEL = "ppocrv4-det"
-#: character accuracy against fp32 the small budget must reach; the refit alone starts near the teacher
-SMALL_BUDGET_FLOOR = 0.95
+#: character accuracy against fp32 each small budget must reach. Pruned starts from the refit, near the
+#: teacher (0.98 in the shipped recipe); the distilled student starts from nothing, reading no text at all
+#: (0.53 after 300 steps here, 0.95 after the shipped 1500)
+SMALL_BUDGET_FLOOR = {"pruned": 0.95, "distilled": 0.40}
 
 
 @pytest.fixture(scope="module")
-def pruned(module_home):
-    """The pruned detector built once with a small budget: (its manifest entry, the fp32 entry's path)."""
+def trained(module_home):
+    """Both variants built once with small budgets: manifest entries by name."""
     from edgevid_quantize import train
     from edgevid_quantize.build import build
 
     saved = train.RECIPES[MODEL]
-    train.RECIPES[MODEL] = {"pruned": dataclasses.replace(saved["pruned"], steps=30, frames=32, refit_images=16)}
+    train.RECIPES[MODEL] = {"pruned": dataclasses.replace(saved["pruned"], steps=30, frames=32, refit_images=16),
+                            "distilled": dataclasses.replace(saved["distilled"], steps=300, frames=256)}
     try:
-        made = {e["name"]: e for e in build("text", ("pruned",), models=(MODEL,), say=print)[MODEL]}
+        return {e["name"]: e for e in build("text", ("pruned", "distilled"), models=(MODEL,), say=print)[MODEL]}
     finally:
         train.RECIPES[MODEL] = saved
-    return made["pruned"]
+
+
+@pytest.fixture(scope="module")
+def pruned(trained):
+    """The pruned detector's manifest entry."""
+    return trained["pruned"]
+
+
+def test_distilled_detector_learns_the_teachers_map(trained, module_home):
+    """A student of a fifth of the teacher's work, trained from scratch in NCHW with its own batch norms, reads
+    most of the held-out text as the teacher does."""
+    import onnx
+
+    e = trained["distilled"]
+    r = e["recipe"]
+    assert r["macs"] < 0.3 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert r["loss_every_tenth"][-1] < 0.5 * r["loss_every_tenth"][0]
+    assert e["accuracy"] >= SMALL_BUDGET_FLOOR["distilled"], e["accuracy"]
+    dims = onnx.load(str(module_home / e["path"])).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param != "" for d in dims] == [False, False, True, True]
 
 
 def test_pruned_detector_is_smaller_and_reads_the_same_text(pruned):
@@ -42,7 +65,7 @@ def test_pruned_detector_is_smaller_and_reads_the_same_text(pruned):
     assert r["macs"] < 0.9 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
     assert r["refit_layers"] > 10
     assert r["loss_every_tenth"][-1] < r["loss_every_tenth"][0]
-    assert pruned["accuracy"] >= SMALL_BUDGET_FLOOR, pruned["accuracy"]
+    assert pruned["accuracy"] >= SMALL_BUDGET_FLOOR["pruned"], pruned["accuracy"]
     assert pruned["below_floor"] == (pruned["accuracy"] < pruned["floor"])
 
 
