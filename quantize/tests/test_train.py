@@ -7,7 +7,6 @@ do far better than where it started.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -21,25 +20,22 @@ SMALL_BUDGET_FLOOR = {"pruned": 0.85, "distilled": 0.70}
 
 
 @pytest.fixture(scope="module")
-def trained(module_home):
-    """Both variants built once with small budgets: (entries by name, log lines, recipes used)."""
-    from edgevid_quantize import train
+def trained(module_home, small_budget):
+    """Both variants built once with small budgets: (entries by name, log lines). The small recipes stay in
+    force for the whole module."""
     from edgevid_quantize.build import build
 
-    saved = train.RECIPES[MODEL]
-    train.RECIPES[MODEL] = {k: dataclasses.replace(r, steps=150, frames=256) for k, r in saved.items()}
+    small = {"steps": 150, "frames": 256}
     log: list[str] = []
-    try:
+    with small_budget(MODEL, pruned=small, distilled=small):
         made = build("segment", ("pruned", "distilled"), models=(MODEL,), say=log.append)
-        yield {e["name"]: e for e in made[MODEL]}, log, train.RECIPES[MODEL]
-    finally:
-        train.RECIPES[MODEL] = saved
+        yield {e["name"]: e for e in made[MODEL]}, log
 
 
 @pytest.mark.parametrize("kind", ["pruned", "distilled"])
 def test_variant_is_smaller_and_accurate(trained, kind):
     """Fewer multiply-adds than the teacher, and held-out mask IoU against fp32 well above an untrained start."""
-    entries, _, _ = trained
+    entries, _ = trained
     e = entries[kind]
     r = e["recipe"]
     assert e["format"] == "onnx" and e["compression"] == kind
@@ -57,7 +53,7 @@ def test_pruning_keeps_the_teachers_architecture(trained, module_home):
     """Pruned: same layer types as the teacher, fewer channels; distilled: another, smaller network."""
     import onnx
 
-    entries, _, _ = trained
+    entries, _ = trained
 
     def convs(path):
         return [n for n in onnx.load(str(module_home / path)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
@@ -73,16 +69,10 @@ def test_pruning_keeps_the_teachers_architecture(trained, module_home):
 
 def test_training_is_cached_by_recipe(trained, module_home):
     """A rebuild with the same recipe trains nothing and writes the same bytes; the manifest says so."""
-    from edgevid_quantize import train
     from edgevid_quantize.build import build
 
-    entries, _, recipes = trained
-    saved = train.RECIPES[MODEL]
-    train.RECIPES[MODEL] = recipes
-    try:
-        again = {e["name"]: e for e in build("segment", ("distilled",), models=(MODEL,), say=lambda s: None)[MODEL]}
-    finally:
-        train.RECIPES[MODEL] = saved
+    entries, _ = trained  # its small recipes are still in force
+    again = {e["name"]: e for e in build("segment", ("distilled",), models=(MODEL,), say=lambda s: None)[MODEL]}
     assert again["distilled"]["recipe"]["from_cache"] is True
     assert again["distilled"]["sha256"] == entries["distilled"]["sha256"]
     assert again["distilled"]["recipe"]["cache_key"] == entries["distilled"]["recipe"]["cache_key"]
@@ -96,7 +86,7 @@ def test_trained_variants_run_where_asked_and_never_unasked(trained, module_home
     from edgevid_quantize.scoring import run_each
     from edgevid_quantize.frames import frames
 
-    entries, _, _ = trained
+    entries, _ = trained
     manifest = json.loads((module_home / "built" / MODEL / "manifest.json").read_text())
     assert {"pruned", "distilled"} <= {v["name"] for v in manifest["variants"]}
     held = frames("segment")[1][:4]

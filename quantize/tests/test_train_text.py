@@ -8,8 +8,6 @@ held-out scenes, against fp32.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -23,18 +21,13 @@ SMALL_BUDGET_FLOOR = {"pruned": 0.95, "distilled": 0.40}
 
 
 @pytest.fixture(scope="module")
-def trained(module_home):
+def trained(module_home, small_budget):
     """Both variants built once with small budgets: manifest entries by name."""
-    from edgevid_quantize import train
     from edgevid_quantize.build import build
 
-    saved = train.RECIPES[MODEL]
-    train.RECIPES[MODEL] = {"pruned": dataclasses.replace(saved["pruned"], steps=30, frames=32, refit_images=16),
-                            "distilled": dataclasses.replace(saved["distilled"], steps=300, frames=256)}
-    try:
+    with small_budget(MODEL, pruned={"steps": 30, "frames": 32, "refit_images": 16},
+                      distilled={"steps": 300, "frames": 256}):
         return {e["name"]: e for e in build("text", ("pruned", "distilled"), models=(MODEL,), say=print)[MODEL]}
-    finally:
-        train.RECIPES[MODEL] = saved
 
 
 @pytest.fixture(scope="module")

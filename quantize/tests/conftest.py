@@ -1,0 +1,27 @@
+"""Fixtures shared by the toolchain's tests."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import pytest
+
+
+@contextlib.contextmanager
+def _budget(model: str, **changes: dict):
+    from edgevid_quantize import train
+
+    saved = train.RECIPES[model]
+    train.RECIPES[model] = {kind: dataclasses.replace(saved[kind], **c) for kind, c in changes.items()}
+    try:
+        yield train.RECIPES[model]
+    finally:
+        train.RECIPES[model] = saved
+
+
+@pytest.fixture(scope="session")
+def small_budget():
+    """``with small_budget(model, pruned={"steps": 30}, ...) as recipes:`` the model's training recipes, only
+    the kinds named, with the fields given replaced (a test's budget); the shipped ones come back after."""
+    return _budget
