@@ -221,6 +221,7 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, i / recipe.steps))))
     _train_mode(net, frozen_norms=teacher is not None)
+    width_axis = 3 if _nchw(card) else 2  # of the input and the map alike
     tenth = max(1, recipe.steps // 10)
     losses, running = [], 0.0
     try:
@@ -230,8 +231,8 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
                 idx = np.sort(rng.choice(len(pool), recipe.batch, replace=False))
                 xb = torch.from_numpy(_inputs(pool[idx], card))
                 yb = torch.from_numpy(y[idx].astype(np.float32)).clamp(0, 1)
-                if rng.random() < 0.5:  # the width axis: 3 in NCHW, 2 in NHWC, of the input and the map alike
-                    xb, yb = xb.flip(3 if _nchw(card) else 2), yb.flip(3 if _nchw(card) else 2)
+                if rng.random() < 0.5:
+                    xb, yb = xb.flip(width_axis), yb.flip(width_axis)
                 if teacher is not None:
                     with torch.no_grad():
                         teacher(xb)
@@ -262,12 +263,13 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     return losses
 
 
-def _export(net, example, out: Path, dynamic: bool) -> None:
-    """``net`` to ONNX; with ``dynamic``, height and width stay free, as the fp32 model's are."""
+def _export(net, example, out: Path, card, dynamic: bool) -> None:
+    """``net`` to ONNX; with ``dynamic``, height and width (where ``card``'s layout has them) stay free, as
+    the fp32 model's are."""
     import torch
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    h, w = (2, 3) if example.shape[1] == 3 else (1, 2)  # NCHW or NHWC
+    h, w = (2, 3) if _nchw(card) else (1, 2)
     axes = {k: {h: "height", w: "width"} for k in ("input", "map")} if dynamic else None
     with torch.no_grad():
         # the TorchScript exporter: no onnxscript dependency
@@ -336,7 +338,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         else:
             net = students.TinySeg(recipe.student_width, nchw=_nchw(job.card))
             losses = _fit(net, pool, y, job.card, recipe, job.say)
-        _export(net, example, work / "model.onnx", dynamic)
+        _export(net, example, work / "model.onnx", job.card, dynamic)
         macs = {"macs": _macs(net, example), "fp32_macs": fp32_macs}
         log = {**macs, **extra, "training_frames": len(pool), "loss_every_tenth": losses, "train_seconds": round(time.perf_counter() - t0, 1),
                "threads": torch.get_num_threads()}
