@@ -46,3 +46,31 @@ class TinySeg(nn.Module):
             y = nn.functional.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False) + self.lateral[i](skip)
         out = torch.sigmoid(self.head(self.refine(y)))
         return out if self.nchw else out.permute(0, 2, 3, 1)
+
+
+class TinyRec(nn.Module):
+    """A line reader: NCHW crop (height 48, any width that is a multiple of 8) in, per-step class
+    probabilities out (N, W / 8, ``classes``), one step per 8 columns as PP-OCR's recogniser has.
+
+    Separable convs bring height 48 to 3 (strides 2, 2, 2, 2x1) and width to an eighth; height is
+    averaged away, then two separable 1x5 convs along the line (residual) give each step the context of
+    its neighbours, about three characters either side; a 1x1 conv makes the classes.
+    """
+
+    def __init__(self, classes: int, width: int = 32) -> None:
+        super().__init__()
+        w = [width, width * 3 // 2, width * 2, width * 3, width * 4]
+        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.Hardswish())
+        self.down = nn.Sequential(_block(w[0], w[1], 2), _block(w[1], w[2], 2), _block(w[2], w[3], (2, 1)),
+                                  _block(w[3], w[4], 1))
+        self.context = nn.ModuleList([nn.Sequential(
+            nn.Conv2d(w[4], w[4], (1, 5), 1, (0, 2), groups=w[4], bias=False), nn.BatchNorm2d(w[4]), nn.Hardswish(),
+            nn.Conv2d(w[4], w[4], 1, bias=False), nn.BatchNorm2d(w[4]), nn.Hardswish()) for _ in range(2)])
+        self.head = nn.Conv2d(w[4], classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, 48, W) in [-1, 1] -> (N, W / 8, classes), each step summing to 1."""
+        y = self.down(self.stem(x)).mean(2, keepdim=True)
+        for block in self.context:
+            y = y + block(y)
+        return torch.softmax(self.head(y)[:, :, 0].transpose(1, 2), -1)

@@ -8,9 +8,11 @@
   from the teacher's feature maps and output, then exported to ONNX.
 * **distilled** — a much smaller student (:mod:`.students`) trained from scratch on the teacher's outputs.
 
-Dense-map models only (selfie segmentation, PP-OCRv4's text detector): the loss compares maps and needs
-no decoding of the teacher's output. A model with a dynamic input size trains on crops of a fixed size
-(the recipe's) and is exported with height and width still free.
+What is learned depends on the model's output (:mod:`.targets`): a dense map (selfie segmentation,
+PP-OCRv4's text detector) or per-step class distributions (PP-OCRv4's recogniser); neither loss needs the
+teacher's output decoded. A dense-map model with a dynamic input size trains on crops of a fixed size (the
+recipe's) and is exported with height and width still free; the recogniser trains on the line crops the
+fp32 task cuts, at their own widths, and keeps its batch and width free.
 
 The teacher labels frames that nobody labelled (:func:`.frames.unlabeled`, or the user's ``--calib``
 source as well); every figure is measured on the held-out frames the toolchain scores every variant on.
@@ -57,6 +59,8 @@ class Recipe:
     #: training size (h, w) for a model whose input size is dynamic; the unlabeled frames are made at it
     size: tuple[int, int] | None = None
     seed: int = 0
+    #: what the model outputs, so what is learned (:data:`.targets.TARGETS`)
+    target: str = "maps"
 
 
 #: model id -> kind -> recipe. Dense-map models only: their loss needs no decoding of the teacher's output.
@@ -70,6 +74,10 @@ RECIPES: dict[str, dict[str, Recipe]] = {
 RECIPES["ppocrv4-det"] = {"pruned": Recipe("pruned", steps=100, batch=8, lr=1e-4, prune_ratio=0.4, frames=256,
                                            refit_images=32, size=(320, 320)),
                           "distilled": Recipe("distilled", steps=1500, frames=768, student_width=32, size=(320, 320))}
+# the recogniser learns from the line crops the fp32 task cuts out of 640x480 unlabeled frames (about 2.2 each);
+# 768 frames and 1500 steps read 0.865 of fp32, twice both 0.925
+RECIPES["ppocrv4-rec"] = {"distilled": Recipe("distilled", steps=2500, batch=32, frames=1536, student_width=32,
+                                              size=(480, 640), target="sequences")}
 
 
 def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
@@ -78,8 +86,8 @@ def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
     if missing:
         return f"needs {', '.join(missing)}: pip install 'edgevid-quantize[train]'"
     if kind not in RECIPES.get(model_id, {}):
-        return (f"no {kind} recipe for {model_id} (recipes exist for dense-map models: "
-                f"{', '.join(sorted(RECIPES))})")
+        have = sorted(f"{m} {k}" for m, kinds in RECIPES.items() for k in kinds)
+        return f"no {kind} recipe for {model_id} (recipes exist for: {', '.join(have)})"
     if onnx_src is None:
         return "no fp32 ONNX to start from (the fp32 conversion failed)"
     return None
@@ -89,41 +97,23 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
     from edgevid.models.store import sha256_of
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
-    code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py")]
+    code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
+                                                             "targets.py")]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _nchw(card) -> bool:
-    return card.input.layout == "NCHW"
-
-
-def _inputs(pool: np.ndarray, card) -> np.ndarray:
-    """uint8 pool images as the model takes them (the card's layout, scale, mean and std), float32."""
-    from edgevid.vision.image import image_tensor
-
-    return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, _nchw(card)) for img in pool])
-
-
-def _teacher(src: Path, pool: np.ndarray, card) -> np.ndarray:
-    """The fp32 teacher's output map for every pool image (ONNX Runtime), float16 to halve the memory."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: _inputs(pool[i:i + 1], card)})[0].astype(np.float16)
-                           for i in range(len(pool))])
-
-
-def _trainable_graph(src: Path, dst: Path) -> Path:
+def _trainable_graph(src: Path, dst: Path, card) -> Path:
     """Copy of ``src`` whose constant reshapes keep the batch (leading 1 -> 0, "copy the input's") and, where
     only one axis is not 1 (``[1, C, 1, 1]``: tf2onnx's form of a squeeze-excite transpose), infer it
     (-1): the graph then trains on batches and still runs once channels are pruned. ``Constant`` nodes
-    become initializers, where ``onnx2torch`` looks for weights (paddle2onnx emits every weight as one)."""
+    become initializers, where ``onnx2torch`` looks for weights (paddle2onnx emits every weight as one).
+    Every conv output gets at least its rank: ``onnx2torch`` picks a batch norm's class by it, and shape
+    inference loses it after the recogniser's reshapes computed at run time."""
     import onnx
-    from onnx import numpy_helper
+    from onnx import TensorProto, helper, numpy_helper
 
     model = onnx.load(str(src))
     nodes = list(model.graph.node)
@@ -146,16 +136,26 @@ def _trainable_graph(src: Path, dst: Path) -> Path:
             if shape[0] == 1:
                 shape[0] = 0
             consts[n.input[1]].CopyFrom(numpy_helper.from_array(shape, n.input[1]))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for d, size in zip(dims[2:4] if card.input.layout == "NCHW" else dims[1:3], card.input.size):
+        if size is not None and not d.dim_value:  # the recogniser's height, 48, left free in its graph
+            d.dim_value = size
+    model = onnx.shape_inference.infer_shapes(model)
+    ranked = {v.name for v in model.graph.value_info if v.type.tensor_type.shape.dim}
+    for v in [v for v in model.graph.value_info if v.name not in ranked]:
+        model.graph.value_info.remove(v)
+    model.graph.value_info.extend(helper.make_tensor_value_info(n.output[0], TensorProto.FLOAT, [None] * 4)
+                                  for n in model.graph.node if n.op_type == "Conv" and n.output[0] not in ranked)
     onnx.save(model, str(dst))
     return dst
 
 
-def _torch_teacher(src: Path, work: Path):
+def _torch_teacher(src: Path, work: Path, card):
     """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible, in eval mode (its
     batch norms use their running statistics, as the ONNX graph does)."""
     import onnx2torch
 
-    return onnx2torch.convert(str(_trainable_graph(src, work / "flexible.onnx"))).eval()
+    return onnx2torch.convert(str(_trainable_graph(src, work / "flexible.onnx", card))).eval()
 
 
 def _train_mode(net, frozen_norms: bool) -> None:
@@ -192,11 +192,11 @@ def _feature_taps(net, teacher, example) -> list[str]:
     return [n for n in t if n in s and t[n].shape == s[n].shape and t[n].shape[-1] > 1 and t[n].shape[1] > 1]
 
 
-def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teacher=None) -> list[float]:
-    """Distillation: ``steps`` of Adam (warm-up, then cosine decay) on BCE plus soft IoU between the student's
-    and the teacher's maps, over batches drawn from the pool with random horizontal flips. With a torch
-    ``teacher`` of the same layout (pruning), the mean squared difference of every feature map the two share,
-    each normalised by the teacher's variance there, is added. Returns the mean loss per tenth."""
+def _fit(net, data, recipe: Recipe, say, teacher=None) -> list[float]:
+    """Distillation: ``steps`` of Adam (warm-up, then cosine decay) on ``data``'s loss between the student's
+    output and the teacher's, over batches ``data`` draws. With a torch ``teacher`` of the same layout
+    (pruning), the mean squared difference of every feature map the two share, each normalised by the
+    teacher's variance there, is added. Returns the mean loss per tenth."""
     import torch
     from rich.progress import Progress
 
@@ -206,7 +206,7 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     hooks, scale = [], {}
     if teacher is not None:
         teacher.eval()
-        sample = torch.from_numpy(_inputs(pool[:32], card))
+        sample = torch.from_numpy(data.inputs(range(32)))
         taps = _feature_taps(net, teacher, sample[:1])
         for who, model in (("student", net), ("teacher", teacher)):
             mods = dict(model.named_modules())
@@ -221,27 +221,17 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, i / recipe.steps))))
     _train_mode(net, frozen_norms=teacher is not None)
-    width_axis = 3 if _nchw(card) else 2  # of the input and the map alike
     tenth = max(1, recipe.steps // 10)
     losses, running = [], 0.0
     try:
         with Progress(transient=True) as bar:
             job = bar.add_task(f"{recipe.kind}: distilling", total=recipe.steps)
             for step in range(recipe.steps):
-                idx = np.sort(rng.choice(len(pool), recipe.batch, replace=False))
-                xb = torch.from_numpy(_inputs(pool[idx], card))
-                yb = torch.from_numpy(y[idx].astype(np.float32)).clamp(0, 1)
-                if rng.random() < 0.5:
-                    xb, yb = xb.flip(width_axis), yb.flip(width_axis)
+                xb, yb = data.batch(data.draw(rng, recipe.batch), rng)
                 if teacher is not None:
                     with torch.no_grad():
                         teacher(xb)
-                out = net(xb).clamp(1e-6, 1 - 1e-6)
-                # BCE alone is ruled by the background; the soft-IoU term weighs the person the way the metric does.
-                # Its minimum is a sharpened map rather than the teacher's, yet it scored higher than BCE alone
-                # (0.866 against 0.857 at twice the steps; docs/quantize.md lists what else was tried)
-                soft_iou = (out * yb).sum() / (out + yb - out * yb).sum().clamp_min(1.0)
-                loss = torch.nn.functional.binary_cross_entropy(out, yb) + (1.0 - soft_iou)
+                loss = data.loss(net(xb), yb)
                 if scale:
                     loss = loss + sum(((feats["student"][n] - feats["teacher"][n]) ** 2).mean() / v
                                       for n, v in scale.items()) / len(scale)
@@ -263,18 +253,22 @@ def _fit(net, pool: np.ndarray, y: np.ndarray, card, recipe: Recipe, say, teache
     return losses
 
 
-def _export(net, example, out: Path, card, dynamic: bool) -> None:
-    """``net`` to ONNX; with ``dynamic``, height and width (where ``card``'s layout has them) stay free, as
-    the fp32 model's are."""
+def _export(net, example, out: Path, data, dynamic: bool, src: Path) -> None:
+    """``net`` to ONNX with ``data``'s output name and free axes, and ``src``'s metadata (the recogniser's
+    dictionary is there)."""
+    import onnx
     import torch
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    h, w = (2, 3) if _nchw(card) else (1, 2)
-    axes = {k: {h: "height", w: "width"} for k in ("input", "map")} if dynamic else None
     with torch.no_grad():
         # the TorchScript exporter: no onnxscript dependency
         torch.onnx.export(net, (example,), str(out), dynamo=False, opset_version=17, input_names=["input"],
-                          output_names=["map"], dynamic_axes=axes, do_constant_folding=True)
+                          output_names=[data.output], dynamic_axes=data.free_axes(dynamic), do_constant_folding=True)
+    meta = onnx.load(str(src), load_external_data=False).metadata_props
+    if meta:
+        model = onnx.load(str(out))
+        model.metadata_props.extend(meta)
+        onnx.save(model, str(out))
 
 
 def _macs(net, example) -> int:
@@ -286,23 +280,17 @@ def _macs(net, example) -> int:
     return int(macs)
 
 
-def _run_size(card, frame: np.ndarray) -> tuple[int, int]:
-    """``frame``'s size rounded to the multiple a dynamic-size model takes."""
-    step = card.input.multiple_of or 1
-    return tuple(max(step, round(d / step) * step) for d in frame.shape[:2])
-
-
 def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
     """Train (or take from the cache) the ``kind`` variant of ``job.card``; returns its manifest entry."""
     import torch
 
     from edgevid.models import store
 
-    from . import prune, students
+    from . import prune
     from .frames import from_source, unlabeled
     from .latency import latency_ratio
     from .manifest import entry
-    from .scoring import stretched
+    from .targets import TARGETS
     from .workers import in_fresh_process
 
     recipe = RECIPES[job.card.id][kind]
@@ -318,30 +306,31 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         frames = unlabeled(job.task, recipe.frames, recipe.seed, h, w)
         if job.calib:
             frames += from_source(job.calib)
-        pool = stretched(job.card, frames, h, w)  # uint8: a quarter of the memory of float
-        del frames
         t0 = time.perf_counter()
-        y = _teacher(onnx_src, pool, job.card)
-        example = torch.from_numpy(_inputs(pool[:1], job.card))
-        teacher = _torch_teacher(onnx_src, work)
+        data = TARGETS[recipe.target](job, onnx_src, frames, h, w)
+        del frames
+        example = torch.from_numpy(data.inputs([0]))
+        teacher = _torch_teacher(onnx_src, work, job.card)
         fp32_macs = _macs(teacher, example)
         torch.manual_seed(recipe.seed)
         extra = {}
         if kind == "pruned":
             net = copy.deepcopy(teacher)
-            kept = prune.prune(net, torch.from_numpy(_inputs(pool[:64], job.card)),
-                               torch.from_numpy(y[:64].astype(np.float32)).clamp(0, 1),
+            first = range(min(64, len(data)))
+            kept = prune.prune(net, torch.from_numpy(data.inputs(first)), data.targets(first), data.ranking_loss,
                                recipe.prune_ratio, recipe.round_to, recipe.min_width, recipe.seed)
             extra["refit_layers"] = prune.refit(net, teacher, kept, torch.from_numpy(
-                _inputs(pool[:recipe.refit_images], job.card)), recipe.seed)
-            losses = _fit(net, pool, y, job.card, recipe, job.say, teacher=teacher)
+                data.inputs(range(min(recipe.refit_images, len(data))))), recipe.seed)
+            losses = _fit(net, data, recipe, job.say, teacher=teacher)
         else:
-            net = students.TinySeg(recipe.student_width, nchw=_nchw(job.card))
-            losses = _fit(net, pool, y, job.card, recipe, job.say)
-        _export(net, example, work / "model.onnx", job.card, dynamic)
+            net = data.student(recipe.student_width)
+            losses = _fit(net, data, recipe, job.say)
+        _export(net, example, work / "model.onnx", data, dynamic, onnx_src)
         macs = {"macs": _macs(net, example), "fp32_macs": fp32_macs}
-        log = {**macs, **extra, "training_frames": len(pool), "loss_every_tenth": losses, "train_seconds": round(time.perf_counter() - t0, 1),
-               "threads": torch.get_num_threads()}
+        log = {**macs, **extra, "training_examples": len(data), "loss_every_tenth": losses,
+               "train_seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads(),
+               "tool": ("onnx2torch + torch-pruning (inner channels, Taylor importance, global) + least-squares "
+                        "refit + feature distillation" if kind == "pruned" else f"distillation into {type(net).__name__}")}
         (work / "log.json").write_text(json.dumps(log))
         shutil.rmtree(cache, ignore_errors=True)
         work.rename(cache)
@@ -350,17 +339,13 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         log = json.loads((cache / "log.json").read_text())
         cached = True
     shutil.copyfile(cache / "model.onnx", out)
-    recipe_out = {"tool": ("onnx2torch + torch-pruning (inner channels, Taylor importance, global) + least-squares refit + feature distillation"
-                           if kind == "pruned" else f"distillation into {students.TinySeg.__name__}"),
-                  "source": "fp32-onnx" if onnx_src.parent.name == "fp32-onnx" else job.card.reference.name,
+    recipe_out = {"source": "fp32-onnx" if onnx_src.parent.name == "fp32-onnx" else job.card.reference.name,
                   **asdict(recipe), **log, "cache_key": cache.name, "from_cache": cached,
                   "reproducible": "same recipe hash gives these bytes (cached); a retrain on another thread count "
                                   "may differ in the last bits (CPU reduction order)"}
     # in a fresh process: torch's OpenMP threads spin for a while after training and slowed ONNX Runtime 3x
-    # at the size the task runs the first held-out frame at (a dynamic-size model's own, to multiples of its step)
-    lh, lw = _run_size(job.card, job.heldout[0]) if dynamic else (h, w)
-    recipe_out["latency"] = in_fresh_process(latency_ratio, onnx_src, out,
-                                             _inputs(stretched(job.card, job.heldout[:1], lh, lw), job.card))
+    recipe_out["latency"] = in_fresh_process(latency_ratio, onnx_src, out, TARGETS[recipe.target].latency_input(
+        job, dynamic, h, w))
     e = entry(job.card.id, kind, "onnx", "fp32", kind, out, recipe_out)
     e["accuracy"] = job.score(e, "onnxruntime")
     e["floor"] = FLOORS[kind]
