@@ -70,6 +70,10 @@ class Maps:
 
         return torch.from_numpy(self.y[np.asarray(idx)].astype(np.float32)).clamp(0, 1)
 
+    def head(self, n: int) -> range:
+        """The first ``n`` pool images (what pruning ranks channels on and the refit solves on)."""
+        return range(min(n, len(self.pool)))
+
     def draw(self, rng, batch: int) -> np.ndarray:
         """A random batch of pool indices."""
         return np.sort(rng.choice(len(self.pool), batch, replace=False))
@@ -172,6 +176,11 @@ class Sequences:
             c = self.crops[i]
             out[k, :, :, :c.shape[2]] = c.astype(np.float32) * np.float32(2 / 255) - 1
         return out
+
+    def head(self, n: int) -> np.ndarray:
+        """The first ``n`` crops of the commonest padded width: one batch, one width."""
+        widths, counts = np.unique(self.padded, return_counts=True)
+        return np.flatnonzero(self.padded == widths[counts.argmax()])[:n]
 
     def draw(self, rng, batch: int) -> np.ndarray:
         """A random batch of crops of one padded width, the width picked in proportion to its crops."""

@@ -46,7 +46,7 @@ def test_variant_is_smaller_and_accurate(trained, kind):
     assert r["loss_every_tenth"][-1] < 0.9 * r["loss_every_tenth"][0]
     if kind == "pruned":
         assert r["refit_layers"] > 0
-    assert r["training_frames"] == 256 and not r["from_cache"]
+    assert r["training_examples"] == 256 and not r["from_cache"]
 
 
 def test_pruning_keeps_the_teachers_architecture(trained, module_home):
