@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 MODEL = "ppocrv4-rec"
 #: character accuracy against fp32 each small budget must reach. Pruned starts from the refit, near the
-#: teacher (30 steps here gave 0.959, the shipped 300 steps 0.985). An untrained student reads nothing
+#: teacher (30 steps here gave 0.932, the shipped 300 steps 0.985). An untrained student reads nothing
 #: (0.0); 300 steps gave 0.51, the shipped 2500 steps 0.925
 SMALL_BUDGET_FLOOR = {"pruned": 0.9, "distilled": 0.4}
 
@@ -59,7 +59,10 @@ def test_pruned_recogniser_is_smaller_and_reads_the_same_text(trained):
     assert e["compression"] == "pruned" and r["prune_until"]
     assert r["macs"] < 0.6 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
     assert r["refit_layers"] > 10
-    assert r["loss_every_tenth"][-1] < r["loss_every_tenth"][0]
+    # halves, not the first and last tenth: a tenth of 30 steps is 3 batches, each of one line width, and
+    # their loss varies with the width drawn more than with 3 steps of training
+    losses = r["loss_every_tenth"]
+    assert np.mean(losses[5:]) < np.mean(losses[:5]), losses
     assert e["accuracy"] >= SMALL_BUDGET_FLOOR["pruned"], e["accuracy"]
 
 
