@@ -63,26 +63,35 @@ class Scene:
     name: str = ""
 
 
-def compose(bg: str, height: int, width: int, placements: list[Placement], name: str = "") -> Scene:
-    """Paste each placement's face (with context) onto background ``bg``; boxes are exact."""
+def paste_face(frame: np.ndarray, p: Placement, mirror: bool = False) -> list[float]:
+    """Paste placement ``p``'s face (with context; mirrored left-right with ``mirror``) onto ``frame`` in
+    place, clipped to it; returns the exact face box x1, y1, x2, y2 in frame pixels."""
     import cv2
 
-    frame = background(bg, height, width).copy()
-    boxes = []
-    for p in placements:
-        (fx1, fy1, fx2, fy2), (cx1, cy1, cx2, cy2) = FACES[p.face]
-        k = p.width / (fx2 - fx1)
-        crop = sample(p.face)[cy1:cy2, cx1:cx2]
-        crop = cv2.resize(crop, (round(crop.shape[1] * k), round(crop.shape[0] * k)), interpolation=cv2.INTER_AREA)
-        # where the crop's top-left lands so that the face box's top-left is at (p.x, p.y)
-        ox, oy = p.x - round((fx1 - cx1) * k), p.y - round((fy1 - cy1) * k)
-        sx1, sy1 = max(0, -ox), max(0, -oy)
-        dx1, dy1 = max(0, ox), max(0, oy)
-        w = min(crop.shape[1] - sx1, width - dx1)
-        h = min(crop.shape[0] - sy1, height - dy1)
+    height, width = frame.shape[:2]
+    (fx1, fy1, fx2, fy2), (cx1, cy1, cx2, cy2) = FACES[p.face]
+    k = p.width / (fx2 - fx1)
+    crop = sample(p.face)[cy1:cy2, cx1:cx2]
+    if mirror:  # the face box mirrored within the context crop
+        crop = crop[:, ::-1]
+        fx1, fx2 = cx1 + cx2 - fx2, cx1 + cx2 - fx1
+    crop = cv2.resize(crop, (round(crop.shape[1] * k), round(crop.shape[0] * k)), interpolation=cv2.INTER_AREA)
+    # where the crop's top-left lands so that the face box's top-left is at (p.x, p.y)
+    ox, oy = p.x - round((fx1 - cx1) * k), p.y - round((fy1 - cy1) * k)
+    sx1, sy1 = max(0, -ox), max(0, -oy)
+    dx1, dy1 = max(0, ox), max(0, oy)
+    w = min(crop.shape[1] - sx1, width - dx1)
+    h = min(crop.shape[0] - sy1, height - dy1)
+    if w > 0 and h > 0:
         frame[dy1:dy1 + h, dx1:dx1 + w] = crop[sy1:sy1 + h, sx1:sx1 + w]
-        fx, fy = ox + (fx1 - cx1) * k, oy + (fy1 - cy1) * k
-        boxes.append([fx, fy, fx + (fx2 - fx1) * k, fy + (fy2 - fy1) * k])
+    fx, fy = ox + (fx1 - cx1) * k, oy + (fy1 - cy1) * k
+    return [fx, fy, fx + (fx2 - fx1) * k, fy + (fy2 - fy1) * k]
+
+
+def compose(bg: str, height: int, width: int, placements: list[Placement], name: str = "") -> Scene:
+    """Paste each placement's face (with context) onto background ``bg``; boxes are exact."""
+    frame = background(bg, height, width).copy()
+    boxes = [paste_face(frame, p) for p in placements]
     return Scene(frame, np.array(boxes, np.float64).reshape(-1, 4), name)
 
 

@@ -132,7 +132,8 @@ def unlabeled(task: str, count: int, seed: int = 0, height: int = 480, width: in
     them): random crops of real photos, brightness varied, with the task's subject on them. For
     ``segment``, three in four frames hold a person (a real photo's person, flipped, scaled and placed at
     random); for ``text``, one to four random strings each (two fonts, plates and light lettering, 0.5x to
-    2x scale), one in eight frames none. Deterministic for a ``seed``."""
+    2x scale), one in eight frames none; for ``face``, up to three real faces of any size; for ``pose``, a
+    person at any scale and angle. Deterministic for a ``seed``."""
     from edgevid.errors import ConfigError
 
     if task not in _SUBJECTS:
@@ -208,5 +209,33 @@ def _add_text(frame: np.ndarray, rng) -> None:
                                            st.PLATE if rng.random() < 0.5 else st.LIGHT))
 
 
+def _add_faces(frame: np.ndarray, rng) -> None:
+    """Paste up to three real faces (with hair and neck), mirrored half the time, 16 px wide up to nearly
+    the frame's height, anywhere (partly off the frame too); one frame in eight has none."""
+    from edgevid.testing import scenes_face as sf
+
+    height, width = frame.shape[:2]
+    for _ in range(int(rng.choice(4, p=(0.125, 0.4, 0.3, 0.175)))):
+        # log-uniform widths: as many far faces (a few pixels on the detector's input) as near ones
+        fw = int(np.exp(rng.uniform(np.log(16), np.log(height / 2.4))))
+        x, y = int(rng.integers(-fw // 4, width - 3 * fw // 4)), int(rng.integers(-fw // 4, height - fw))
+        sf.paste_face(frame, sf.Placement(str(rng.choice(list(sf.FACES))), x, y, fw), mirror=bool(rng.random() < 0.5))
+
+
+def _add_pose_person(frame: np.ndarray, rng) -> None:
+    """Paste, seven times in eight, the pose scenes' person photo scaled 0.3x-1.1x, turned by any angle
+    (a third of frames upright within 20 degrees), anywhere its centre stays on the frame."""
+    from edgevid.testing import scenes_pose as sp
+
+    if rng.random() >= 0.875:
+        return
+    height, width = frame.shape[:2]
+    src = sp.person()
+    angle = rng.uniform(-20, 20) if rng.random() < 1 / 3 else rng.uniform(-180, 180)
+    m = sp.placement((src.shape[1], src.shape[0]), (rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height),
+                     rng.uniform(0.3, 1.1), angle)
+    frame[:] = sp.paste(src, frame, m)
+
+
 #: task -> what its unlabeled frames show, drawn in place on a photo crop
-_SUBJECTS = {"segment": _add_person, "text": _add_text}
+_SUBJECTS = {"segment": _add_person, "text": _add_text, "face": _add_faces, "pose": _add_pose_person}

@@ -27,6 +27,11 @@ def float_models(task: str, role: str, options: dict) -> dict:
     return out
 
 
+def reference_task(task: str, options: dict):
+    """``task`` with every model fp32 on its native runtime: what each model's teacher is run inside."""
+    return get_registry().task(task)(float_models(task, None, options), **options)
+
+
 def task_with(task: str, role: str, model, options: dict, others: dict | None = None):
     """The task with model ``role`` replaced by ``model`` (a loaded model or a bare session), every other
     model fp32 on its native runtime (``others``, from :func:`float_models`, or loaded now), so a figure

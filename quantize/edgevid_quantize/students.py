@@ -74,3 +74,55 @@ class TinyRec(nn.Module):
         for block in self.context:
             y = y + block(y)
         return torch.softmax(self.head(y)[:, :, 0].transpose(1, 2), -1)
+
+
+class TinyDet(nn.Module):
+    """A single-class SSD detector with MediaPipe's output contract: image in (NHWC, or NCHW with ``nchw``),
+    per-anchor regressors (N, A, ``values``) and score logits (N, A, 1) out, in that order or scores first
+    with ``scores_first``, anchors in the teacher's order (feature map by feature map, cell by cell).
+
+    ``layout`` lists (stride, anchors per cell) of each feature map. Separable convs go down to the
+    coarsest stride, two at each stride past 4; a top-down path (upsample, add a 1x1 lateral) carries that
+    context back to the finer maps, and 1x1 heads make each map's anchors.
+    """
+
+    def __init__(self, size: int, layout, values: int, width: int = 16, scores_first: bool = False,
+                 nchw: bool = False) -> None:
+        super().__init__()
+        self.layout, self.values, self.nchw, self.scores_first = tuple(layout), values, nchw, scores_first
+        self.reg_scale = size / 8  # regressors are input pixels (a face box is 10-100): the head starts near 1
+        deepest = max(s for s, _ in layout).bit_length() - 1  # log2 of the coarsest stride
+        w = [int(width * k) for k in (1, 1.5, 2, 3, 4, 5, 6)[:deepest]]
+        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.down = nn.ModuleList(
+            nn.Sequential(_block(w[i], w[i + 1], 2), *([_block(w[i + 1], w[i + 1], 1)] if i >= 1 else []))
+            for i in range(deepest - 1))
+        out_levels = sorted({s for s, _ in layout})
+        self.levels = [s.bit_length() - 2 for s in out_levels]  # index into the encoder's maps (stride 2 is 0)
+        lat = w[self.levels[0]]
+        self.lateral = nn.ModuleList(nn.Conv2d(w[i], lat, 1) for i in range(self.levels[0], deepest))
+        self.refine = nn.ModuleList(_block(lat, lat, 1) for _ in out_levels)
+        per = {s: sum(a for t, a in layout if t == s) for s in out_levels}
+        self.reg = nn.ModuleList(nn.Conv2d(lat, per[s] * values, 1) for s in out_levels)
+        self.cls = nn.ModuleList(nn.Conv2d(lat, per[s], 1) for s in out_levels)
+        self.first = self.levels[0]
+
+    def forward(self, x: torch.Tensor):
+        """Image in the model's input scale -> (regressors, score logits), or (score logits, regressors)."""
+        feats = [self.stem(x if self.nchw else x.permute(0, 3, 1, 2))]
+        for block in self.down:
+            feats.append(block(feats[-1]))
+        # top-down, coarsest first: each finer map adds the coarser map's context
+        maps, y = {}, None
+        for i in range(len(feats) - 1, self.first - 1, -1):
+            lat = self.lateral[i - self.first](feats[i])
+            y = lat if y is None else nn.functional.interpolate(y, size=lat.shape[-2:], mode="nearest") + lat
+            maps[i] = y
+        regs, scores = [], []
+        for k, level in enumerate(self.levels):
+            f = self.refine[k](maps[level])
+            n = f.shape[0]
+            regs.append(self.reg[k](f).permute(0, 2, 3, 1).reshape(n, -1, self.values) * self.reg_scale)
+            scores.append(self.cls[k](f).permute(0, 2, 3, 1).reshape(n, -1, 1))
+        reg, score = torch.cat(regs, 1), torch.cat(scores, 1)
+        return (score, reg) if self.scores_first else (reg, score)

@@ -5,6 +5,9 @@
 * :class:`Sequences` — per-step class distributions (PP-OCRv4's CTC recogniser): the line crops the fp32
   task itself cuts from unlabeled frames, the teacher's few most likely classes per step, soft
   cross-entropy.
+* :class:`Anchors` — an SSD detector's per-anchor score and box-and-keypoint regression (BlazeFace,
+  BlazePose's detector): what the fp32 task feeds it on unlabeled frames, weighted cross-entropy on the
+  scores plus score-weighted regression error.
 
 Either hands :mod:`.train` batches, a loss, and the export's names and free axes; the training loop,
 pruning, caching and measuring are shared.
@@ -34,6 +37,20 @@ def image_inputs(pool: np.ndarray, card) -> np.ndarray:
     return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, _nchw(card)) for img in pool])
 
 
+def _feeds(job, frames) -> list[dict]:
+    """What the fp32 task (every model on its native runtime) feeds model ``job.role`` on ``frames``, each frame
+    on its own: they are unrelated stills, and a tracking task would skip its detector on all but the first."""
+    from edgevid.tasks.feeds import capture
+
+    from .scoring import reference_task
+
+    task = reference_task(job.task, job.options)
+    try:
+        return [feed for f in frames for feed in capture(task, [f])[job.role]]
+    finally:
+        task.close()
+
+
 def _session(src):
     import onnxruntime as ort
 
@@ -44,7 +61,7 @@ def _session(src):
 class Maps:
     """The teacher's dense map for each unlabeled frame, stretched to ``h x w``."""
 
-    output = "map"
+    outputs = ["map"]
 
     def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int) -> None:
         from .scoring import stretched
@@ -128,24 +145,17 @@ class Maps:
         if not dynamic:
             return None
         h, w = (2, 3) if _nchw(self.card) else (1, 2)
-        return {k: {h: "height", w: "width"} for k in ("input", self.output)}
+        return {k: {h: "height", w: "width"} for k in ("input", *self.outputs)}
 
 
 class Sequences:
     """The line crops the fp32 task cuts from unlabeled frames, and the teacher's per-step distributions."""
 
-    output = "probs"
+    outputs = ["probs"]
 
     def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int) -> None:
-        from edgevid.api import load
-        from edgevid.tasks.feeds import capture
-
         self.card = job.card
-        task = load(job.task, backend="onnxruntime", precision="f32", variant=job.card.reference.name, **job.options)
-        try:
-            feeds = capture(task, frames)[job.role]
-        finally:
-            task.close()
+        feeds = _feeds(job, frames)
         # each crop back to the uint8 pixels it was made of (exact: (p / 255 - 0.5) / 0.5 of whole p), its
         # right padding (exact zeros, which no whole pixel gives) cut off
         self.crops: list[np.ndarray] = []
@@ -221,8 +231,101 @@ class Sequences:
 
     def free_axes(self, dynamic: bool) -> dict:
         """Batch and width are free (the task batches lines of one width), and so the output's steps."""
-        return {"input": {0: "batch", 3: "width"}, self.output: {0: "batch", 1: "steps"}}
+        return {"input": {0: "batch", 3: "width"}, self.outputs[0]: {0: "batch", 1: "steps"}}
+
+
+class Anchors:
+    """What the fp32 task feeds an SSD detector (MediaPipe's BlazeFace, BlazePose's detector) on unlabeled
+    frames, and the teacher's per-anchor score and box-and-keypoint regression for each."""
+
+    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int) -> None:
+        self.card = job.card
+        spec = job.card.input
+        feeds = _feeds(job, frames)
+        # back to the uint8 pixels each feed was made of (exact: the feed is whole pixels scaled), so the pool
+        # takes a quarter of the memory
+        scale, mean, std = spec.scale, np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+        self.pool = np.concatenate([np.round((next(iter(f.values())) * std + mean) / scale).clip(0, 255)
+                                    for f in feeds]).astype(np.uint8)
+        sess, name = _session(src)
+        outs = sess.get_outputs()
+        self.outputs = [o.name for o in outs]
+        # which output is which by its width (names differ between the .tflite and its conversions)
+        self.score_at = next(i for i, o in enumerate(outs) if o.shape[-1] == 1)
+        self.reg_at = 1 - self.score_at
+        got = [sess.run(None, {name: self.inputs([i])}) for i in range(len(self.pool))]
+        self.reg = np.concatenate([g[self.reg_at] for g in got]).astype(np.float32)
+        logits = np.concatenate([g[self.score_at][..., 0] for g in got])
+        self.prob = (0.5 * (1 + np.tanh(0.5 * np.clip(logits, -100, 100)))).astype(np.float32)  # MediaPipe's clip
+        self.size = spec.size[0]
+        self.anchors = self.reg.shape[1]
+        self.keypoints = (self.reg.shape[2] - 4) // 2
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def inputs(self, idx) -> np.ndarray:
+        """Pool inputs ``idx`` as the model takes them."""
+        return image_inputs(self.pool[np.asarray(idx)], self.card)
+
+    def targets(self, idx):
+        """The teacher's regressors and score probabilities for inputs ``idx``, as torch tensors."""
+        import torch
+
+        idx = np.asarray(idx)
+        return torch.from_numpy(self.reg[idx]), torch.from_numpy(self.prob[idx])
+
+    def head(self, n: int) -> range:
+        """The first ``n`` inputs."""
+        return range(min(n, len(self.pool)))
+
+    def draw(self, rng, batch: int) -> np.ndarray:
+        """A random batch of inputs."""
+        return np.sort(rng.choice(len(self.pool), batch, replace=False))
+
+    def batch(self, idx, rng):
+        """(inputs, targets) for ``idx``; no flips: a mirrored face swaps its eyes' and ears' keypoints."""
+        import torch
+
+        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
+
+    def loss(self, out, y):
+        """Binary cross-entropy of the student's scores against the teacher's probabilities, anchors weighted
+        up where the teacher or the student sees a subject, plus the mean absolute regression error (input pixels / 8) on
+        the anchors in proportion to the teacher's score: the decoder reads a box only where the score is
+        high, so elsewhere the regressors are noise to ignore."""
+        import torch
+
+        reg_t, p_t = y
+        logits = out[self.score_at][..., 0]
+        # ~10 of 896 anchors fire on a face: unweighted, the empty background rules the loss. Anchors where
+        # the student fires weigh as much: its false alarms were on parts of faces cut by a tile's border
+        weight = 1 + 20 * torch.maximum(p_t, torch.sigmoid(logits.detach()))
+        cls = (torch.nn.functional.binary_cross_entropy_with_logits(logits, p_t, reduction="none") * weight).sum() \
+            / weight.sum()
+        err = (out[self.reg_at] - reg_t).abs().mean(-1)
+        return cls + (p_t * err).sum() / p_t.sum().clamp_min(1.0) / 8
+
+    ranking_loss = loss
+
+    def student(self, width: int, layout):
+        """A :class:`~.students.TinyDet` of ``width`` emitting the teacher's anchors (``layout``: (stride,
+        anchors per cell) per feature map) in its output order."""
+        from .students import TinyDet
+
+        return TinyDet(self.size, layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
+                       nchw=_nchw(self.card))
+
+    @staticmethod
+    def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
+        """What the task fed the detector on the first held-out frame."""
+        return next(iter(job.heldout_feeds[0].values()))
+
+    @staticmethod
+    def free_axes(dynamic: bool) -> None:
+        """None: a fixed-size detector, run one input at a time."""
+        return None
 
 
 #: Recipe.target -> what is learned
-TARGETS = {"maps": Maps, "sequences": Sequences}
+TARGETS = {"maps": Maps, "sequences": Sequences, "anchors": Anchors}

@@ -58,7 +58,8 @@ class Recipe:
     #: images the least-squares refit of each layer is solved on
     refit_images: int = 128
     student_width: int = 16
-    #: training size (h, w) for a model whose input size is dynamic; the unlabeled frames are made at it
+    #: training size (h, w) for a model whose input size is dynamic; the unlabeled frames are made at it (an
+    #: SSD detector's too: the task letterboxes and tiles camera frames for it)
     size: tuple[int, int] | None = None
     seed: int = 0
     #: what the model outputs, so what is learned (:data:`.targets.TARGETS`)
@@ -66,6 +67,9 @@ class Recipe:
     #: the ONNX tensor that ends the part pruned; the rest is converted apart and kept whole (torch-pruning's
     #: grouping never finished on the recogniser's attention neck, 2% of its work)
     prune_until: str | None = None
+    #: an SSD detector's feature maps, (stride, anchors per cell) each, in output order: the student emits
+    #: the teacher's anchors (MediaPipe's SsdAnchorsCalculator options, as the plugins decode them)
+    anchors: tuple[tuple[int, int], ...] = ()
 
 
 #: model id -> kind -> recipe. Models whose output a loss can compare without decoding it: dense maps and
@@ -88,6 +92,12 @@ RECIPES["ppocrv4-rec"] = {"pruned": Recipe("pruned", steps=300, batch=16, lr=3e-
                                            prune_until="p2o.AveragePool.1"),
                           "distilled": Recipe("distilled", steps=2500, batch=32, frames=1536, student_width=32,
                                               size=(480, 640), target="sequences")}
+
+# SSD detectors learn the teacher's per-anchor scores and regressors on what the fp32 task feeds them
+for _mid, _layout in (("blazeface-short", ((8, 2), (16, 6))), ("blazeface-full", ((4, 1),)),
+                      ("blazepose-detector", ((8, 2), (16, 2), (32, 6)))):
+    RECIPES[_mid] = {"distilled": Recipe("distilled", steps=3000, batch=32, frames=1536, student_width=16,
+                                         size=(480, 640), target="anchors", anchors=_layout)}
 
 
 def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
@@ -141,7 +151,7 @@ def _trainable_graph(src: Path, dst: Path, card) -> Path:
     for n in model.graph.node:
         if n.op_type == "Reshape" and n.input[1] in consts and users[n.input[1]] == {"Reshape"}:
             shape = numpy_helper.to_array(consts[n.input[1]]).copy()
-            if (shape[1:] > 1).sum() == 1:
+            if (shape[1:] > 1).sum() == 1 and -1 not in shape:  # one axis inferred already: leave it be
                 shape[1:][shape[1:] > 1] = -1
             if shape[0] == 1:
                 shape[0] = 0
@@ -286,9 +296,9 @@ def _export(net, example, out: Path, data, dynamic: bool, src: Path, rest: tuple
     with torch.no_grad():
         # the TorchScript exporter: no onnxscript dependency
         torch.onnx.export(net[0] if rest else net, (example,), str(out), dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["features" if rest else data.output],
-                          dynamic_axes=axes and {"input": axes["input"], "features" if rest else data.output:
-                                                 axes["input"] if rest else axes[data.output]},
+                          input_names=["input"], output_names=["features"] if rest else data.outputs,
+                          dynamic_axes=axes and ({"input": axes["input"], "features": axes["input"]} if rest
+                                                 else axes),
                           do_constant_folding=True)
     model = onnx.load(str(out))
     if rest:
@@ -325,7 +335,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
 
     recipe = RECIPES[job.card.id][kind]
     dynamic = None in job.card.input.size
-    h, w = recipe.size if dynamic else job.card.input.size
+    h, w = recipe.size if dynamic or recipe.target == "anchors" else job.card.input.size
     cache = store.home() / "cache" / "train" / _key(job.card.reference.sha256, recipe, job.calib)
     out = job.folder / kind / f"{onnx_src.stem}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -357,7 +367,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                 data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part)
             losses = _fit(net, data, recipe, job.say, teacher=teacher)
         else:
-            net = data.student(recipe.student_width)
+            net = data.student(recipe.student_width, *([recipe.anchors] if recipe.anchors else []))
             losses = _fit(net, data, recipe, job.say)
         _export(net, example, work / "model.onnx", data, dynamic, onnx_src,
                 (work / "rest.onnx", recipe.prune_until) if kind == "pruned" and recipe.prune_until else None)
