@@ -37,16 +37,18 @@ def image_inputs(pool: np.ndarray, card) -> np.ndarray:
     return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, _nchw(card)) for img in pool])
 
 
-def _feeds(job, frames) -> list[dict]:
-    """What the fp32 task (every model on its native runtime) feeds model ``job.role`` on ``frames``, each frame
-    on its own: they are unrelated stills, and a tracking task would skip its detector on all but the first."""
+def _feeds(job, frames):
+    """What the fp32 task (every model on its native runtime) feeds model ``job.role`` on ``frames``, one feed
+    at a time (a pool of float feeds would take GBs), each frame on its own: they are unrelated stills, and
+    a tracking task would skip its detector on all but the first."""
     from edgevid.tasks.feeds import capture
 
     from .scoring import reference_task
 
     task = reference_task(job.task, job.options)
     try:
-        return [feed for f in frames for feed in capture(task, [f])[job.role]]
+        for f in frames:
+            yield from capture(task, [f])[job.role]
     finally:
         task.close()
 
@@ -63,7 +65,7 @@ class Maps:
 
     outputs = ["map"]
 
-    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int) -> None:
+    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
         from .scoring import stretched
 
         self.card = job.card
@@ -153,7 +155,7 @@ class Sequences:
 
     outputs = ["probs"]
 
-    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int) -> None:
+    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
         self.card = job.card
         feeds = _feeds(job, frames)
         # each crop back to the uint8 pixels it was made of (exact: (p / 255 - 0.5) / 0.5 of whole p), its
@@ -238,15 +240,17 @@ class Anchors:
     """What the fp32 task feeds an SSD detector (MediaPipe's BlazeFace, BlazePose's detector) on unlabeled
     frames, and the teacher's per-anchor score and box-and-keypoint regression for each."""
 
-    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int) -> None:
+    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
         self.card = job.card
+        # (stride, anchors per cell) per feature map, which the student emits and the peak term pools over
+        self.layout, self.peak_weight = recipe.anchors, recipe.peak_weight
         spec = job.card.input
         feeds = _feeds(job, frames)
         # back to the uint8 pixels each feed was made of (exact: the feed is whole pixels scaled), so the pool
         # takes a quarter of the memory
         scale, mean, std = spec.scale, np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
-        self.pool = np.concatenate([np.round((next(iter(f.values())) * std + mean) / scale).clip(0, 255)
-                                    for f in feeds]).astype(np.uint8)
+        self.pool = np.concatenate([np.round((next(iter(f.values())) * std + mean) / scale).clip(0, 255).astype(np.uint8)
+                                    for f in feeds])
         sess, name = _session(src)
         outs = sess.get_outputs()
         self.outputs = [o.name for o in outs]
@@ -254,8 +258,10 @@ class Anchors:
         self.score_at = next(i for i, o in enumerate(outs) if o.shape[-1] == 1)
         self.reg_at = 1 - self.score_at
         got = [sess.run(None, {name: self.inputs([i])}) for i in range(len(self.pool))]
-        self.reg = np.concatenate([g[self.reg_at] for g in got]).astype(np.float32)
-        logits = np.concatenate([g[self.score_at][..., 0] for g in got])
+        # float16: half the memory (the full-range model's 2304 x 16 regressors on five feeds a frame); a
+        # regressor is pixels of the input, within 0.1 of them
+        self.reg = np.concatenate([g.pop(self.reg_at).astype(np.float16) for g in got])
+        logits = np.concatenate([g[0][..., 0] for g in got])  # the scores, all that is left
         self.prob = (0.5 * (1 + np.tanh(0.5 * np.clip(logits, -100, 100)))).astype(np.float32)  # MediaPipe's clip
         self.size = spec.size[0]
         self.anchors = self.reg.shape[1]
@@ -273,7 +279,7 @@ class Anchors:
         import torch
 
         idx = np.asarray(idx)
-        return torch.from_numpy(self.reg[idx]), torch.from_numpy(self.prob[idx])
+        return torch.from_numpy(self.reg[idx].astype(np.float32)), torch.from_numpy(self.prob[idx])
 
     def head(self, n: int) -> range:
         """The first ``n`` inputs."""
@@ -291,7 +297,8 @@ class Anchors:
 
     def loss(self, out, y):
         """Binary cross-entropy of the student's scores against the teacher's probabilities, anchors weighted
-        up where the teacher or the student sees a subject, plus the mean absolute regression error (input pixels / 8) on
+        up where the teacher or the student sees a subject, the same for the highest score around each
+        anchor (times the recipe's ``peak_weight``), plus the mean absolute regression error (input pixels / 8) on
         the anchors in proportion to the teacher's score: the decoder reads a box only where the score is
         high, so elsewhere the regressors are noise to ignore."""
         import torch
@@ -304,16 +311,38 @@ class Anchors:
         cls = (torch.nn.functional.binary_cross_entropy_with_logits(logits, p_t, reduction="none") * weight).sum() \
             / weight.sum()
         err = (out[self.reg_at] - reg_t).abs().mean(-1)
-        return cls + (p_t * err).sum() / p_t.sum().clamp_min(1.0) / 8
+        # the decoder keeps an anchor whose score clears a fixed threshold (0.5-0.6): a student that cannot
+        # place a face's peak on one anchor as sharply as the teacher spreads it over its neighbours, each
+        # under the threshold (0.3-0.5 where the teacher says 0.9). The peak term asks only that the
+        # highest score near each anchor match the teacher's
+        reg = (p_t * err).sum() / p_t.sum().clamp_min(1.0) / 8
+        if not self.peak_weight:
+            return cls + reg
+        peak_s, peak_t = self._peaks(torch.sigmoid(logits)), self._peaks(p_t)
+        w_peak = 1 + 20 * peak_t
+        peak = (torch.nn.functional.binary_cross_entropy(peak_s.clamp(1e-6, 1 - 1e-6), peak_t, reduction="none")
+                * w_peak).sum() / w_peak.sum()
+        return cls + self.peak_weight * peak + reg
+
+    def _peaks(self, p):
+        """Per feature map, the highest of ``p`` (N, anchors) over a cell's anchors and its 3x3 neighbours."""
+        import torch
+
+        out, at = [], 0
+        for stride, per in self.layout:
+            n = self.size // stride
+            cells = p[:, at:at + n * n * per].reshape(-1, n, n, per).amax(-1)
+            out.append(torch.nn.functional.max_pool2d(cells[:, None], 3, 1, 1).flatten(1))
+            at += n * n * per
+        return torch.cat(out, 1)
 
     ranking_loss = loss
 
-    def student(self, width: int, layout):
-        """A :class:`~.students.TinyDet` of ``width`` emitting the teacher's anchors (``layout``: (stride,
-        anchors per cell) per feature map) in its output order."""
+    def student(self, width: int):
+        """A :class:`~.students.TinyDet` of ``width`` emitting the teacher's anchors in its output order."""
         from .students import TinyDet
 
-        return TinyDet(self.size, layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
+        return TinyDet(self.size, self.layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
                        nchw=_nchw(self.card))
 
     @staticmethod

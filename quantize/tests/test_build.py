@@ -274,9 +274,10 @@ def test_build_errors_are_one_line(argv, code, needle, module_home):
 
 
 def test_variant_without_a_recipe_is_skipped_with_its_reason(module_home):
-    """BlazeFace has no pruning recipe (its anchors' outputs are not a dense map): the build says so in the
+    """BlazeFace has no pruning recipe (every channel sits on its residual stream): the build says why in the
     manifest and makes nothing false."""
     from edgevid_quantize.build import build
+    from edgevid_quantize.train import NO_RECIPE
 
     log: list[str] = []
     made = build("face", ("pruned",), models=("blazeface-short",), say=log.append)
@@ -284,8 +285,8 @@ def test_variant_without_a_recipe_is_skipped_with_its_reason(module_home):
     manifest = json.loads((module_home / "built" / "blazeface-short" / "manifest.json").read_text())
     (skip,) = manifest["skipped"]
     assert skip["variants"] == ["pruned"]
-    assert "no pruned recipe for blazeface-short" in skip["reason"]
-    assert any("no pruned recipe" in line for line in log)
+    assert skip["reason"] == NO_RECIPE["blazeface-short"]["pruned"] and "residual stream" in skip["reason"]
+    assert any("no pruned: BlazeFace's depthwise convs" in line for line in log), log
 
 
 def test_calibration_source_of_the_wrong_domain_is_refused(tmp_path, module_home):
