@@ -140,102 +140,11 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
     code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
-                                                             "targets.py")]
+                                                             "targets.py", "to_torch.py")]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _trainable_graph(src: Path, dst: Path, card) -> Path:
-    """Copy of ``src`` whose constant reshapes keep the batch (leading 1 -> 0, "copy the input's") and, where
-    only one axis is not 1 (``[1, C, 1, 1]``: tf2onnx's form of a squeeze-excite transpose), infer it
-    (-1): the graph then trains on batches and still runs once channels are pruned. ``Constant`` nodes
-    become initializers, where ``onnx2torch`` looks for weights (paddle2onnx emits every weight as one).
-    Every conv output gets at least its rank: ``onnx2torch`` picks a batch norm's class by it, and shape
-    inference loses it after the recogniser's reshapes computed at run time."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(src))
-    nodes = list(model.graph.node)
-    weights = [n for n in nodes if n.op_type == "Constant" and n.attribute[0].name == "value"]
-    model.graph.initializer.extend(numpy_helper.from_array(numpy_helper.to_array(n.attribute[0].t), n.output[0])
-                                   for n in weights)
-    moved = {id(n) for n in weights}
-    del model.graph.node[:]
-    model.graph.node.extend(n for n in nodes if id(n) not in moved)
-    consts = {i.name: i for i in model.graph.initializer}
-    users: dict[str, set[str]] = {}
-    for n in model.graph.node:
-        for i in n.input:
-            users.setdefault(i, set()).add(n.op_type)
-    for n in model.graph.node:
-        if n.op_type == "Reshape" and n.input[1] in consts and users[n.input[1]] == {"Reshape"}:
-            shape = numpy_helper.to_array(consts[n.input[1]]).copy()
-            if (shape[1:] > 1).sum() == 1 and -1 not in shape:  # one axis inferred already: leave it be
-                shape[1:][shape[1:] > 1] = -1
-            if shape[0] == 1:
-                shape[0] = 0
-            consts[n.input[1]].CopyFrom(numpy_helper.from_array(shape, n.input[1]))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    for d, size in zip(dims[2:4] if card.input.layout == "NCHW" else dims[1:3], card.input.size):
-        if size is not None and not d.dim_value:  # the recogniser's height, 48, left free in its graph
-            d.dim_value = size
-    model = onnx.shape_inference.infer_shapes(_crd_only(model))
-    ranked = {v.name for v in model.graph.value_info if v.type.tensor_type.shape.dim}
-    for v in [v for v in model.graph.value_info if v.name not in ranked]:
-        model.graph.value_info.remove(v)
-    model.graph.value_info.extend(helper.make_tensor_value_info(n.output[0], TensorProto.FLOAT, [None] * 4)
-                                  for n in model.graph.node if n.op_type == "Conv" and n.output[0] not in ranked)
-    onnx.save(model, str(dst))
-    return dst
-
-
-def _crd_only(model):
-    """``model`` with each DepthToSpace in DCR mode (tf2onnx's, and ONNX's default) written as the reshape,
-    transpose and reshape it is: ``onnx2torch`` converts CRD mode only (BlazePose's detector and
-    BlazeFace full-range upsample with it)."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    inferred = onnx.shape_inference.infer_shapes(model).graph
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in (*inferred.input, *inferred.value_info)}
-    nodes = []
-    for n in model.graph.node:
-        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-        if n.op_type != "DepthToSpace" or attrs.get("mode", b"DCR") != b"DCR":
-            nodes.append(n)
-            continue
-        b, (_, c, h, w) = attrs["blocksize"], shapes[n.input[0]]
-        split, joined, moved = (f"{n.output[0]}_{k}" for k in ("split_shape", "joined_shape", "moved"))
-        model.graph.initializer.extend([numpy_helper.from_array(np.array([0, b, b, c // b // b, h, w], np.int64), split),
-                                        numpy_helper.from_array(np.array([0, c // b // b, h * b, w * b], np.int64), joined)])
-        nodes += [helper.make_node("Reshape", [n.input[0], split], [moved + "0"]),  # 0: the batch, as it comes
-                  helper.make_node("Transpose", [moved + "0"], [moved], perm=[0, 3, 4, 1, 5, 2]),
-                  helper.make_node("Reshape", [moved, joined], [n.output[0]])]
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    return model
-
-
-def _torch_teacher(src: Path, work: Path, card, until: str | None = None):
-    """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible, in eval mode (its
-    batch norms use their running statistics, as the ONNX graph does). With ``until``, a ``Sequential`` of two
-    parts converted apart: up to that tensor, and after it."""
-    import onnx
-    import onnx2torch
-    import torch
-
-    flexible = _trainable_graph(src, work / "flexible.onnx", card)
-    if until is None:
-        return onnx2torch.convert(str(flexible)).eval()
-    graph = onnx.load(str(flexible)).graph
-    parts = {"first": ([graph.input[0].name], [until]), "rest": ([until], [graph.output[0].name])}
-    for name, (ins, outs) in parts.items():
-        onnx.utils.extract_model(str(flexible), str(work / f"{name}.onnx"), ins, outs)
-    return torch.nn.Sequential(*(onnx2torch.convert(str(work / f"{n}.onnx")) for n in parts)).eval()
 
 
 def _train_mode(net, frozen_norms: bool) -> None:
@@ -381,11 +290,12 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
     from .latency import latency_ratio
     from .manifest import entry
     from .targets import TARGETS
+    from .to_torch import torch_teacher
     from .workers import in_fresh_process
 
     recipe = RECIPES[job.card.id][kind]
     dynamic = None in job.card.input.size
-    h, w = recipe.size if dynamic or recipe.target == "anchors" else job.card.input.size
+    h, w = recipe.size or job.card.input.size
     cache = store.home() / "cache" / "train" / _key(job.card.reference.sha256, recipe, job.calib)
     out = job.folder / kind / f"{onnx_src.stem}.onnx"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -400,7 +310,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         data = TARGETS[recipe.target](job, onnx_src, frames, h, w, recipe)
         del frames
         example = torch.from_numpy(data.inputs([0]))
-        teacher = _torch_teacher(onnx_src, work, job.card, recipe.prune_until)
+        teacher = torch_teacher(onnx_src, work, job.card, recipe.prune_until)
         fp32_macs = _macs(teacher, example)
         torch.manual_seed(recipe.seed)
         extra = {}

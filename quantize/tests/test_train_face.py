@@ -155,7 +155,7 @@ def test_depth_to_space_in_dcr_mode_converts_to_torch(batch, tmp_path):
     import torch
     from onnx import TensorProto, helper
 
-    from edgevid_quantize.train import _crd_only
+    from edgevid_quantize.to_torch import crd_only
 
     graph = helper.make_graph([helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="DCR")], "d2s",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12, 3, 5])],
@@ -164,7 +164,7 @@ def test_depth_to_space_in_dcr_mode_converts_to_torch(batch, tmp_path):
     x = np.arange(batch * 12 * 3 * 5, dtype=np.float32).reshape(batch, 12, 3, 5)
     want = np.concatenate([ort.InferenceSession(model.SerializeToString()).run(None, {"x": x[i:i + 1]})[0]
                            for i in range(batch)])
-    rewritten = _crd_only(model)
+    rewritten = crd_only(model)
     assert "DepthToSpace" not in {n.op_type for n in rewritten.graph.node}
     onnx.save(rewritten, str(tmp_path / "crd.onnx"))
     got = onnx2torch.convert(str(tmp_path / "crd.onnx"))(torch.from_numpy(x)).numpy()
