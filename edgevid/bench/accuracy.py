@@ -6,6 +6,7 @@ The metric follows the result type, so any task is covered:
 * masks — mean IoU;
 * texts — character accuracy of the strings (1 - normalised edit distance), matched by box;
 * poses — share of the reference's visible keypoints within 5% of the person's box size;
+* a plugin's own result type with an ``agreement(other)`` method (and a ``metric`` name) — its own answer;
 * anything else with ``to_dict`` — share of frames whose JSON is identical.
 """
 
@@ -37,6 +38,9 @@ def _match(a: np.ndarray, b: np.ndarray, iou: float = 0.5) -> list[tuple[int, in
 
 def frame_score(ref, got) -> float:
     """Agreement of one frame's result with the reference's, in [0, 1]."""
+    if hasattr(ref, "agreement"):
+        # a plugin's result type knows what makes two of its results the same answer (a class, not a score)
+        return float(ref.agreement(got))
     if isinstance(ref, Detections):
         if len(ref) == 0 and len(got) == 0:
             return 1.0
@@ -69,7 +73,7 @@ def frame_score(ref, got) -> float:
 
 def metric_name(result) -> str:
     """Human name of the metric used for this result type."""
-    return METRICS.get(type(result), "identical results")
+    return getattr(result, "metric", None) or METRICS.get(type(result), "identical results")
 
 
 def agreement(reference: list, results: list) -> float:

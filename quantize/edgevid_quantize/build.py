@@ -48,8 +48,11 @@ MIN_CALIB_FEEDS = 8
 
 
 def _finds(result) -> bool:
-    """Whether a task result holds anything (detections, texts, poses, a non-empty mask)."""
-    return bool(result.area) if hasattr(result, "area") else bool(len(result))
+    """Whether a task result holds anything (detections, texts, poses, a non-empty mask); a classification
+    (a text line's orientation) always does."""
+    if hasattr(result, "area"):
+        return bool(result.area)
+    return bool(len(result)) if hasattr(result, "__len__") else True
 
 
 def build(task: str, variants: tuple[str, ...] = KNOWN, floor: float = 0.99, options: dict | None = None,

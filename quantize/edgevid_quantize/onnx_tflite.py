@@ -71,7 +71,10 @@ def _rank0_scalars(model):
 
 
 def fixed_onnx(src: Path, dst: Path, shape: list[int]) -> Path:
-    """``src`` with its first input fixed to ``shape``, shapes inferred and simplified (onnxsim)."""
+    """``src`` with its first input fixed to ``shape``, shapes inferred and simplified (onnxsim), node names
+    made valid TensorFlow scope names."""
+    import re
+
     import onnx
     import onnxsim
 
@@ -89,6 +92,10 @@ def fixed_onnx(src: Path, dst: Path, shape: list[int]) -> Path:
     if not ok:
         raise RuntimeError(f"onnxsim could not check the simplified {src.name}")
     model = _rank0_scalars(model)
+    for node in model.graph.node:
+        # onnx2tf names each TF op after its node: Paddle's exports have names like "Softmax@0", which
+        # TensorFlow rejects as a scope
+        node.name = re.sub(r"[^A-Za-z0-9_.\\/>-]", "_", node.name)
     onnx.checker.check_model(model)
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(dst))

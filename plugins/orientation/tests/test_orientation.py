@@ -58,3 +58,15 @@ def test_roi_selects_the_line_in_a_larger_frame():
 def test_bad_roi_is_a_config_error():
     with pytest.raises(edgevid.EdgevidError):
         edgevid.load("orientation", roi=(1, 2))
+
+
+def test_accuracy_metric_compares_angles_not_scores():
+    """The bench and ``edgevid build`` score a variant by whether it reads the same angle: a probability that
+    differs in the fourth decimal is the same answer, the other angle is not."""
+    from edgevid.bench.accuracy import agreement, metric_name
+    from edgevid_orientation.task import Orientation
+
+    ref = [Orientation(0, 0.9912), Orientation(180, 0.97)]
+    assert agreement(ref, [Orientation(0, 0.9871), Orientation(180, 0.9)]) == 1.0
+    assert agreement(ref, [Orientation(0, 0.9912), Orientation(0, 0.6)]) == 0.5
+    assert metric_name(ref[0]) == "same angle"
