@@ -158,17 +158,21 @@ def unlabeled(task: str, count: int, seed: int = 0, height: int = 480, width: in
     ``segment``, three in four frames hold a person (a real photo's person, flipped, scaled and placed at
     random); for ``text``, one to four random strings each (two fonts, plates and light lettering, 0.5x to
     2x scale), one in eight frames none; for ``face``, up to three real faces of any size; for ``pose``, a
-    person at any scale and angle. Deterministic for a ``seed``."""
+    person at any scale and angle; for ``orientation``, not frames but line crops of one random string
+    each (:func:`_line_crop`). Deterministic for a ``seed``."""
     from edgevid.errors import ConfigError
 
-    if task not in _SUBJECTS:
+    if task not in _SUBJECTS and task not in _CROPS:
         raise ConfigError(f"edgevid build: no unlabeled training frames for task {task!r} yet "
-                          f"(have: {', '.join(_SUBJECTS)})")
+                          f"(have: {', '.join([*_SUBJECTS, *_CROPS])})")
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
-        frame = _photo_crop(rng, height, width)
-        _SUBJECTS[task](frame, rng)
+        if task in _CROPS:  # the task takes a crop of its subject, not a camera frame
+            frame = _CROPS[task](rng)
+        else:
+            frame = _photo_crop(rng, height, width)
+            _SUBJECTS[task](frame, rng)
         out.append(np.clip(frame.astype(np.float32) * rng.uniform(0.7, 1.3), 0, 255).astype(np.uint8))
     return out
 
@@ -261,6 +265,27 @@ def _add_pose_person(frame: np.ndarray, rng) -> None:
                      rng.uniform(0.3, 1.1), angle)
     frame[:] = sp.paste(src, frame, m)
 
+
+def _line_crop(rng) -> np.ndarray:
+    """One random string on a plate or in light lettering over a photo, cut out with a margin of 2 px up to
+    half its height, upright or (half the time) turned 180 degrees: what the orientation task is given."""
+    import cv2
+
+    from edgevid.testing import scenes_text as st
+
+    text = "".join(rng.choice(list(_GLYPHS), int(rng.integers(2, 15)))).strip() or "A"
+    font = (st.SIMPLEX, st.DUPLEX)[int(rng.integers(2))]
+    scale, thick = float(rng.uniform(0.5, 2.0)), int(rng.integers(1, 4))
+    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    m = int(rng.integers(2, max(3, th // 2 + 1)))
+    crop = _photo_crop(rng, th + base + 2 * m, tw + 2 * m)
+    st.render_line(crop, st.LineSpec(text, (m, m + th), font, scale, thick,
+                                      st.PLATE if rng.random() < 0.5 else st.LIGHT))
+    return cv2.rotate(crop, cv2.ROTATE_180) if rng.random() < 0.5 else crop
+
+
+#: task -> its unlabeled input, made whole (tasks given a crop of their subject)
+_CROPS = {"orientation": _line_crop}
 
 #: task -> what its unlabeled frames show, drawn in place on a photo crop
 _SUBJECTS = {"segment": _add_person, "text": _add_text, "face": _add_faces, "pose": _add_pose_person}

@@ -76,6 +76,27 @@ class TinyRec(nn.Module):
         return torch.softmax(self.head(y)[:, :, 0].transpose(1, 2), -1)
 
 
+class TinyCls(nn.Module):
+    """An image classifier: NCHW crop in, class probabilities out (N, ``classes``).
+
+    Separable convs take the crop to a sixteenth of its height and width (strides 2, 2, 2, 2), and global
+    average pooling and a 1x1 conv make the classes, as PP-OCR's direction classifier does.
+    """
+
+    def __init__(self, classes: int, width: int = 16) -> None:
+        super().__init__()
+        w = [width, width * 3 // 2, width * 2, width * 3, width * 4]
+        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.Hardswish())
+        self.down = nn.Sequential(_block(w[0], w[1], 2), _block(w[1], w[2], 2), _block(w[2], w[3], 2),
+                                  _block(w[3], w[4], 1))
+        self.head = nn.Conv2d(w[4], classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in the model's input scale -> (N, classes), each row summing to 1."""
+        y = self.down(self.stem(x)).mean((2, 3), keepdim=True)
+        return torch.softmax(self.head(y).flatten(1), -1)
+
+
 class TinyDet(nn.Module):
     """A single-class SSD detector with MediaPipe's output contract: image in (NHWC, or NCHW with ``nchw``),
     per-anchor regressors (N, A, ``values``) and score logits (N, A, 1) out, in that order or scores first

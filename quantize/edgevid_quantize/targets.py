@@ -8,6 +8,8 @@
 * :class:`Anchors` — an SSD detector's per-anchor score and box-and-keypoint regression (BlazeFace,
   BlazePose's detector): what the fp32 task feeds it on unlabeled frames, weighted cross-entropy on the
   scores plus score-weighted regression error.
+* :class:`Classes` — an image classifier's class probabilities (PP-OCR's text direction classifier): what
+  the fp32 task feeds it on unlabeled line crops, soft cross-entropy.
 
 Either hands :mod:`.train` batches, a loss, and the export's names and free axes; the training loop,
 pruning, caching and measuring are shared.
@@ -356,5 +358,81 @@ class Anchors:
         return None
 
 
+class Classes:
+    """What the fp32 task feeds a classifier on unlabeled frames, and the teacher's class probabilities."""
+
+    outputs = ["probs"]
+
+    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
+        self.card = job.card
+        spec = job.card.input
+        scale, mean, std = spec.scale, np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+        # back to the uint8 pixels each feed was made of (exact: whole pixels normalised), with the columns the
+        # task padded (exact zeros, which no whole pixel normalises to) kept as a width, so they stay exact
+        self.pool, self.width = [], []
+        for feed in _feeds(job, frames):
+            x = next(iter(feed.values()))[0]
+            used = np.flatnonzero((x != 0).any(axis=(0, 1)))
+            self.width.append(int(used[-1]) + 1 if len(used) else 0)
+            pixels = (x.transpose(1, 2, 0) * std + mean) / scale
+            self.pool.append(np.round(pixels).clip(0, 255).astype(np.uint8))
+        self.pool, self.width = np.stack(self.pool), np.asarray(self.width)
+        sess, name = _session(src)
+        self.p = np.concatenate([sess.run(None, {name: self.inputs([i])})[0] for i in range(len(self.pool))])
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def inputs(self, idx) -> np.ndarray:
+        """Pool inputs ``idx`` as the model takes them, zeros where the task padded."""
+        idx = np.asarray(idx)
+        x = image_inputs(self.pool[idx], self.card)
+        for k, i in enumerate(idx):
+            x[k, :, :, self.width[i]:] = 0
+        return x
+
+    def targets(self, idx):
+        """The teacher's class probabilities for inputs ``idx``, as a torch tensor."""
+        import torch
+
+        return torch.from_numpy(self.p[np.asarray(idx)].astype(np.float32))
+
+    def head(self, n: int) -> range:
+        """The first ``n`` inputs."""
+        return range(min(n, len(self.pool)))
+
+    def draw(self, rng, batch: int) -> np.ndarray:
+        """A random batch of inputs."""
+        return np.sort(rng.choice(len(self.pool), batch, replace=False))
+
+    def batch(self, idx, rng):
+        """(inputs, targets) for ``idx``; no flips: a mirrored line is no line turned 180 degrees."""
+        import torch
+
+        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
+
+    @staticmethod
+    def loss(out, y):
+        """Soft cross-entropy of the student's class probabilities against the teacher's."""
+        return -(y * out.clamp_min(1e-8).log()).sum(-1).mean()
+
+    ranking_loss = loss
+
+    def student(self, width: int):
+        """A :class:`~.students.TinyCls` of ``width`` with the teacher's classes."""
+        from .students import TinyCls
+
+        return TinyCls(self.p.shape[-1], width)
+
+    @staticmethod
+    def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
+        """What the task fed the classifier on the first held-out frame."""
+        return next(iter(job.heldout_feeds[0].values()))
+
+    def free_axes(self, dynamic: bool) -> dict:
+        """The batch is free."""
+        return {"input": {0: "batch"}, self.outputs[0]: {0: "batch"}}
+
+
 #: Recipe.target -> what is learned
-TARGETS = {"maps": Maps, "sequences": Sequences, "anchors": Anchors}
+TARGETS = {"maps": Maps, "sequences": Sequences, "anchors": Anchors, "classes": Classes}

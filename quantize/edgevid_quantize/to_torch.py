@@ -26,13 +26,16 @@ def trainable_graph(src: Path, dst: Path, card) -> Path:
     moved = {id(n) for n in weights}
     del model.graph.node[:]
     model.graph.node.extend(n for n in nodes if id(n) not in moved)
+    _fold_channel_adds(model)
     consts = {i.name: i for i in model.graph.initializer}
     users: dict[str, set[str]] = {}
     for n in model.graph.node:
         for i in n.input:
             users.setdefault(i, set()).add(n.op_type)
     for n in model.graph.node:
-        if n.op_type == "Reshape" and n.input[1] in consts and users[n.input[1]] == {"Reshape"}:
+        # a reshaped weight (paddle2onnx's squeeze-excite biases, (C,) -> [1, C, 1, 1]) has no batch to keep
+        if n.op_type == "Reshape" and n.input[1] in consts and users[n.input[1]] == {"Reshape"} \
+                and n.input[0] not in consts:
             shape = numpy_helper.to_array(consts[n.input[1]]).copy()
             if (shape[1:] > 1).sum() == 1 and -1 not in shape:  # one axis inferred already: leave it be
                 shape[1:][shape[1:] > 1] = -1
@@ -51,6 +54,44 @@ def trainable_graph(src: Path, dst: Path, card) -> Path:
                                   for n in model.graph.node if n.op_type == "Conv" and n.output[0] not in ranked)
     onnx.save(model, str(dst))
     return dst
+
+
+def _fold_channel_adds(model) -> None:
+    """In place: a per-channel constant added to a bias-free conv's output (paddle2onnx writes a squeeze-excite
+    conv's bias as ``Add(conv, Reshape(bias, [1, C, 1, 1]))``) becomes that conv's bias. torch-pruning cuts a
+    conv's bias with its channels; a separate constant would keep its full width and no longer broadcast."""
+    from onnx import numpy_helper
+
+    consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    made = {n.output[0]: n for n in model.graph.node}
+    uses: dict[str, int] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    dropped = []
+    for add in [n for n in model.graph.node if n.op_type == "Add"]:
+        conv, other = (made.get(add.input[0]), add.input[1])
+        if conv is None or conv.op_type != "Conv":
+            conv, other = made.get(add.input[1]), add.input[0]
+        shaper = made.get(other)
+        if conv is None or conv.op_type != "Conv" or len(conv.input) > 2 or uses[conv.output[0]] > 1:
+            continue
+        if other in consts:
+            bias = consts[other]
+        elif shaper is not None and shaper.op_type == "Reshape" and all(i in consts for i in shaper.input):
+            bias = consts[shaper.input[0]]
+        else:
+            continue
+        channels = consts[conv.input[1]].shape[0]
+        if bias.size != channels or (bias.ndim == 4 and bias.shape != (1, channels, 1, 1)):
+            continue
+        name = f"{conv.output[0]}_bias"
+        model.graph.initializer.append(numpy_helper.from_array(bias.reshape(channels).astype(np.float32), name))
+        conv.input.append(name)
+        conv.output[0] = add.output[0]  # the conv now writes what the add did
+        dropped.append(add)
+    for n in dropped:
+        model.graph.node.remove(n)
 
 
 def crd_only(model):
