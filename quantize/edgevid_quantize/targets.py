@@ -62,7 +62,29 @@ def _session(src):
     return sess, sess.get_inputs()[0].name
 
 
-class Maps:
+class _Pool:
+    """What targets whose examples are the rows of ``self.pool`` share: size, first rows, random batches, and
+    batches as they are (a target that may flip its inputs overrides :meth:`batch`)."""
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def head(self, n: int) -> range:
+        """The first ``n`` pool rows (what pruning ranks channels on and the refit solves on)."""
+        return range(min(n, len(self.pool)))
+
+    def draw(self, rng, batch: int) -> np.ndarray:
+        """A random batch of pool indices."""
+        return np.sort(rng.choice(len(self.pool), batch, replace=False))
+
+    def batch(self, idx, rng):
+        """(inputs, targets) for ``idx``, unflipped."""
+        import torch
+
+        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
+
+
+class Maps(_Pool):
     """The teacher's dense map for each unlabeled frame, stretched to ``h x w``."""
 
     outputs = ["map"]
@@ -78,9 +100,6 @@ class Maps:
                                  for i in range(len(self.pool))])
         self.width_axis = 3 if _nchw(job.card) else 2  # of the input and the map alike
 
-    def __len__(self) -> int:
-        return len(self.pool)
-
     def inputs(self, idx) -> np.ndarray:
         """Pool images ``idx`` as the model takes them."""
         return image_inputs(self.pool[np.asarray(idx)], self.card)
@@ -90,14 +109,6 @@ class Maps:
         import torch
 
         return torch.from_numpy(self.y[np.asarray(idx)].astype(np.float32)).clamp(0, 1)
-
-    def head(self, n: int) -> range:
-        """The first ``n`` pool images (what pruning ranks channels on and the refit solves on)."""
-        return range(min(n, len(self.pool)))
-
-    def draw(self, rng, batch: int) -> np.ndarray:
-        """A random batch of pool indices."""
-        return np.sort(rng.choice(len(self.pool), batch, replace=False))
 
     def batch(self, idx, rng):
         """(inputs, targets) for ``idx``, both flipped left-right half the time."""
@@ -238,9 +249,10 @@ class Sequences:
         return {"input": {0: "batch", 3: "width"}, self.outputs[0]: {0: "batch", 1: "steps"}}
 
 
-class Anchors:
+class Anchors(_Pool):
     """What the fp32 task feeds an SSD detector (MediaPipe's BlazeFace, BlazePose's detector) on unlabeled
-    frames, and the teacher's per-anchor score and box-and-keypoint regression for each."""
+    frames, and the teacher's per-anchor score and box-and-keypoint regression for each. No flips: a
+    mirrored face swaps its eyes' and ears' keypoints."""
 
     def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
         self.card = job.card
@@ -269,9 +281,6 @@ class Anchors:
         self.anchors = self.reg.shape[1]
         self.keypoints = (self.reg.shape[2] - 4) // 2
 
-    def __len__(self) -> int:
-        return len(self.pool)
-
     def inputs(self, idx) -> np.ndarray:
         """Pool inputs ``idx`` as the model takes them."""
         return image_inputs(self.pool[np.asarray(idx)], self.card)
@@ -282,20 +291,6 @@ class Anchors:
 
         idx = np.asarray(idx)
         return torch.from_numpy(self.reg[idx].astype(np.float32)), torch.from_numpy(self.prob[idx])
-
-    def head(self, n: int) -> range:
-        """The first ``n`` inputs."""
-        return range(min(n, len(self.pool)))
-
-    def draw(self, rng, batch: int) -> np.ndarray:
-        """A random batch of inputs."""
-        return np.sort(rng.choice(len(self.pool), batch, replace=False))
-
-    def batch(self, idx, rng):
-        """(inputs, targets) for ``idx``; no flips: a mirrored face swaps its eyes' and ears' keypoints."""
-        import torch
-
-        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
 
     def loss(self, out, y):
         """Binary cross-entropy of the student's scores against the teacher's probabilities, anchors weighted
@@ -358,8 +353,9 @@ class Anchors:
         return None
 
 
-class Classes:
-    """What the fp32 task feeds a classifier on unlabeled frames, and the teacher's class probabilities."""
+class Classes(_Pool):
+    """What the fp32 task feeds a classifier on unlabeled frames, and the teacher's class probabilities. No
+    flips: a mirrored line is no line turned 180 degrees."""
 
     outputs = ["probs"]
 
@@ -380,9 +376,6 @@ class Classes:
         sess, name = _session(src)
         self.p = np.concatenate([sess.run(None, {name: self.inputs([i])})[0] for i in range(len(self.pool))])
 
-    def __len__(self) -> int:
-        return len(self.pool)
-
     def inputs(self, idx) -> np.ndarray:
         """Pool inputs ``idx`` as the model takes them, zeros where the task padded."""
         idx = np.asarray(idx)
@@ -396,20 +389,6 @@ class Classes:
         import torch
 
         return torch.from_numpy(self.p[np.asarray(idx)].astype(np.float32))
-
-    def head(self, n: int) -> range:
-        """The first ``n`` inputs."""
-        return range(min(n, len(self.pool)))
-
-    def draw(self, rng, batch: int) -> np.ndarray:
-        """A random batch of inputs."""
-        return np.sort(rng.choice(len(self.pool), batch, replace=False))
-
-    def batch(self, idx, rng):
-        """(inputs, targets) for ``idx``; no flips: a mirrored line is no line turned 180 degrees."""
-        import torch
-
-        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
 
     @staticmethod
     def loss(out, y):

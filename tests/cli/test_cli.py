@@ -48,13 +48,15 @@ def test_fetch_of_a_tampered_cache_is_a_checksum_error(tmp_path):
     import shutil
 
     from edgevid.models import store
+    from edgevid_orientation.card import DIRECTION_CLS
 
     # copy the verified cache, then corrupt one artifact in the copy
     src = store.home()
     home = tmp_path / "home"
     shutil.copytree(src / "blobs", home / "blobs")
     shutil.copytree(src / "wheels", home / "wheels")
-    victim = next(p for p in (home / "blobs").rglob("*.onnx") if "cls" in p.name)
+    # the fetched model's own blob: the store also holds built variants under the same file name
+    victim = next((home / "blobs" / DIRECTION_CLS.reference.sha256).glob("*.onnx"))
     victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
     env = {**os.environ, "EDGEVID_HOME": str(home), "EDGEVID_LOAD_PLUGINS": "orientation"}
     proc = edgevid("fetch", "orientation", env=env)
