@@ -5,13 +5,13 @@
 * :class:`Sequences` — per-step class distributions (PP-OCRv4's CTC recogniser): the line crops the fp32
   task itself cuts from unlabeled frames, the teacher's few most likely classes per step, soft
   cross-entropy.
-* :class:`Anchors` — an SSD detector's per-anchor score and box-and-keypoint regression (BlazeFace,
+* :class:`Anchors` (:mod:`.anchors`) — an SSD detector's per-anchor score and box-and-keypoint regression (BlazeFace,
   BlazePose's detector): what the fp32 task feeds it on unlabeled frames, weighted cross-entropy on the
   scores plus score-weighted regression error.
 * :class:`Classes` — an image classifier's class probabilities (PP-OCR's text direction classifier): what
   the fp32 task feeds it on unlabeled line crops, soft cross-entropy.
 
-Either hands :mod:`.train` batches, a loss, and the export's names and free axes; the training loop,
+Each hands :mod:`.train` batches, a loss, and the export's names and free axes; the training loop,
 pruning, caching and measuring are shared.
 """
 
@@ -21,6 +21,9 @@ import math
 
 import numpy as np
 
+from .anchors import Anchors
+from .pools import Pool, image_inputs, nchw, session, task_feeds
+
 #: a crop's padded width is a multiple of this (and at least the recogniser's 320): crops of one width batch
 #: together with little padding
 _WIDTH_STEP = 64
@@ -28,63 +31,7 @@ _WIDTH_STEP = 64
 _TOP_K = 4
 
 
-def _nchw(card) -> bool:
-    return card.input.layout == "NCHW"
-
-
-def image_inputs(pool: np.ndarray, card) -> np.ndarray:
-    """uint8 pool images as the model takes them (the card's layout, scale, mean and std), float32."""
-    from edgevid.vision.image import image_tensor
-
-    return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, _nchw(card)) for img in pool])
-
-
-def _feeds(job, frames):
-    """What the fp32 task (every model on its native runtime) feeds model ``job.role`` on ``frames``, one feed
-    at a time (a pool of float feeds would take GBs), each frame on its own: they are unrelated stills, and
-    a tracking task would skip its detector on all but the first."""
-    from edgevid.tasks.feeds import capture
-
-    from .scoring import reference_task
-
-    task = reference_task(job.task, job.options)
-    try:
-        for f in frames:
-            yield from capture(task, [f])[job.role]
-    finally:
-        task.close()
-
-
-def _session(src):
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-    return sess, sess.get_inputs()[0].name
-
-
-class _Pool:
-    """What targets whose examples are the rows of ``self.pool`` share: size, first rows, random batches, and
-    batches as they are (a target that may flip its inputs overrides :meth:`batch`)."""
-
-    def __len__(self) -> int:
-        return len(self.pool)
-
-    def head(self, n: int) -> range:
-        """The first ``n`` pool rows (what pruning ranks channels on and the refit solves on)."""
-        return range(min(n, len(self.pool)))
-
-    def draw(self, rng, batch: int) -> np.ndarray:
-        """A random batch of pool indices."""
-        return np.sort(rng.choice(len(self.pool), batch, replace=False))
-
-    def batch(self, idx, rng):
-        """(inputs, targets) for ``idx``, unflipped."""
-        import torch
-
-        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
-
-
-class Maps(_Pool):
+class Maps(Pool):
     """The teacher's dense map for each unlabeled frame, stretched to ``h x w``."""
 
     outputs = ["map"]
@@ -94,11 +41,11 @@ class Maps(_Pool):
 
         self.card = job.card
         self.pool = stretched(job.card, frames, h, w)  # uint8: a quarter of the memory of float
-        sess, name = _session(src)
+        sess, name = session(src)
         # float16: half the memory
         self.y = np.concatenate([sess.run(None, {name: self.inputs([i])})[0].astype(np.float16)
                                  for i in range(len(self.pool))])
-        self.width_axis = 3 if _nchw(job.card) else 2  # of the input and the map alike
+        self.width_axis = 3 if nchw(job.card) else 2  # of the input and the map alike
 
     def inputs(self, idx) -> np.ndarray:
         """Pool images ``idx`` as the model takes them."""
@@ -142,7 +89,7 @@ class Maps(_Pool):
         """A :class:`~.students.TinySeg` of ``width`` in the teacher's layout."""
         from .students import TinySeg
 
-        return TinySeg(width, nchw=_nchw(self.card))
+        return TinySeg(width, nchw=nchw(self.card))
 
     @staticmethod
     def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
@@ -159,9 +106,8 @@ class Maps(_Pool):
         """The export's free axes: height and width where the model's size is dynamic."""
         if not dynamic:
             return None
-        h, w = (2, 3) if _nchw(self.card) else (1, 2)
+        h, w = (2, 3) if nchw(self.card) else (1, 2)
         return {k: {h: "height", w: "width"} for k in ("input", *self.outputs)}
-
 
 class Sequences:
     """The line crops the fp32 task cuts from unlabeled frames, and the teacher's per-step distributions."""
@@ -170,7 +116,7 @@ class Sequences:
 
     def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
         self.card = job.card
-        feeds = _feeds(job, frames)
+        feeds = task_feeds(job, frames)
         # each crop back to the uint8 pixels it was made of (exact: (p / 255 - 0.5) / 0.5 of whole p), its
         # right padding (exact zeros, which no whole pixel gives) cut off
         self.crops: list[np.ndarray] = []
@@ -180,7 +126,7 @@ class Sequences:
                 if len(used):
                     self.crops.append(np.round((x[:, :, :used[-1] + 1] + 1) * 127.5).astype(np.uint8))
         self.padded = np.array([max(320, math.ceil(c.shape[2] / _WIDTH_STEP) * _WIDTH_STEP) for c in self.crops])
-        sess, name = _session(src)
+        sess, name = session(src)
         self.top_p, self.top_i = [], []
         for i in range(len(self.crops)):
             p = sess.run(None, {name: self.inputs([i])})[0][0]
@@ -248,112 +194,7 @@ class Sequences:
         """Batch and width are free (the task batches lines of one width), and so the output's steps."""
         return {"input": {0: "batch", 3: "width"}, self.outputs[0]: {0: "batch", 1: "steps"}}
 
-
-class Anchors(_Pool):
-    """What the fp32 task feeds an SSD detector (MediaPipe's BlazeFace, BlazePose's detector) on unlabeled
-    frames, and the teacher's per-anchor score and box-and-keypoint regression for each. No flips: a
-    mirrored face swaps its eyes' and ears' keypoints."""
-
-    def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
-        self.card = job.card
-        # (stride, anchors per cell) per feature map, which the student emits and the peak term pools over
-        self.layout, self.peak_weight = recipe.anchors, recipe.peak_weight
-        spec = job.card.input
-        feeds = _feeds(job, frames)
-        # back to the uint8 pixels each feed was made of (exact: the feed is whole pixels scaled), so the pool
-        # takes a quarter of the memory
-        scale, mean, std = spec.scale, np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
-        self.pool = np.concatenate([np.round((next(iter(f.values())) * std + mean) / scale).clip(0, 255).astype(np.uint8)
-                                    for f in feeds])
-        sess, name = _session(src)
-        outs = sess.get_outputs()
-        self.outputs = [o.name for o in outs]
-        # which output is which by its width (names differ between the .tflite and its conversions)
-        self.score_at = next(i for i, o in enumerate(outs) if o.shape[-1] == 1)
-        self.reg_at = 1 - self.score_at
-        got = [sess.run(None, {name: self.inputs([i])}) for i in range(len(self.pool))]
-        # float16: half the memory (the full-range model's 2304 x 16 regressors on five feeds a frame); a
-        # regressor is pixels of the input, within 0.1 of them
-        self.reg = np.concatenate([g.pop(self.reg_at).astype(np.float16) for g in got])
-        logits = np.concatenate([g[0][..., 0] for g in got])  # the scores, all that is left
-        self.prob = (0.5 * (1 + np.tanh(0.5 * np.clip(logits, -100, 100)))).astype(np.float32)  # MediaPipe's clip
-        self.size = spec.size[0]
-        self.anchors = self.reg.shape[1]
-        self.keypoints = (self.reg.shape[2] - 4) // 2
-
-    def inputs(self, idx) -> np.ndarray:
-        """Pool inputs ``idx`` as the model takes them."""
-        return image_inputs(self.pool[np.asarray(idx)], self.card)
-
-    def targets(self, idx):
-        """The teacher's regressors and score probabilities for inputs ``idx``, as torch tensors."""
-        import torch
-
-        idx = np.asarray(idx)
-        return torch.from_numpy(self.reg[idx].astype(np.float32)), torch.from_numpy(self.prob[idx])
-
-    def loss(self, out, y):
-        """Binary cross-entropy of the student's scores against the teacher's probabilities, anchors weighted
-        up where the teacher or the student sees a subject, the same for the highest score around each
-        anchor (times the recipe's ``peak_weight``), plus the mean absolute regression error (input pixels / 8) on
-        the anchors in proportion to the teacher's score: the decoder reads a box only where the score is
-        high, so elsewhere the regressors are noise to ignore."""
-        import torch
-
-        reg_t, p_t = y
-        logits = out[self.score_at][..., 0]
-        # ~10 of 896 anchors fire on a face: unweighted, the empty background rules the loss. Anchors where
-        # the student fires weigh as much: its false alarms were on parts of faces cut by a tile's border
-        weight = 1 + 20 * torch.maximum(p_t, torch.sigmoid(logits.detach()))
-        cls = (torch.nn.functional.binary_cross_entropy_with_logits(logits, p_t, reduction="none") * weight).sum() \
-            / weight.sum()
-        err = (out[self.reg_at] - reg_t).abs().mean(-1)
-        # the decoder keeps an anchor whose score clears a fixed threshold (0.5-0.6): a student that cannot
-        # place a face's peak on one anchor as sharply as the teacher spreads it over its neighbours, each
-        # under the threshold (0.3-0.5 where the teacher says 0.9). The peak term asks only that the
-        # highest score near each anchor match the teacher's
-        reg = (p_t * err).sum() / p_t.sum().clamp_min(1.0) / 8
-        if not self.peak_weight:
-            return cls + reg
-        peak_s, peak_t = self._peaks(torch.sigmoid(logits)), self._peaks(p_t)
-        w_peak = 1 + 20 * peak_t
-        peak = (torch.nn.functional.binary_cross_entropy(peak_s.clamp(1e-6, 1 - 1e-6), peak_t, reduction="none")
-                * w_peak).sum() / w_peak.sum()
-        return cls + self.peak_weight * peak + reg
-
-    def _peaks(self, p):
-        """Per feature map, the highest of ``p`` (N, anchors) over a cell's anchors and its 3x3 neighbours."""
-        import torch
-
-        out, at = [], 0
-        for stride, per in self.layout:
-            n = self.size // stride
-            cells = p[:, at:at + n * n * per].reshape(-1, n, n, per).amax(-1)
-            out.append(torch.nn.functional.max_pool2d(cells[:, None], 3, 1, 1).flatten(1))
-            at += n * n * per
-        return torch.cat(out, 1)
-
-    ranking_loss = loss
-
-    def student(self, width: int):
-        """A :class:`~.students.TinyDet` of ``width`` emitting the teacher's anchors in its output order."""
-        from .students import TinyDet
-
-        return TinyDet(self.size, self.layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
-                       nchw=_nchw(self.card))
-
-    @staticmethod
-    def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
-        """What the task fed the detector on the first held-out frame."""
-        return next(iter(job.heldout_feeds[0].values()))
-
-    @staticmethod
-    def free_axes(dynamic: bool) -> None:
-        """None: a fixed-size detector, run one input at a time."""
-        return None
-
-
-class Classes(_Pool):
+class Classes(Pool):
     """What the fp32 task feeds a classifier on unlabeled frames, and the teacher's class probabilities. No
     flips: a mirrored line is no line turned 180 degrees."""
 
@@ -366,14 +207,14 @@ class Classes(_Pool):
         # back to the uint8 pixels each feed was made of (exact: whole pixels normalised), with the columns the
         # task padded (exact zeros, which no whole pixel normalises to) kept as a width, so they stay exact
         self.pool, self.width = [], []
-        for feed in _feeds(job, frames):
+        for feed in task_feeds(job, frames):
             x = next(iter(feed.values()))[0]
             used = np.flatnonzero((x != 0).any(axis=(0, 1)))
             self.width.append(int(used[-1]) + 1 if len(used) else 0)
             pixels = (x.transpose(1, 2, 0) * std + mean) / scale
             self.pool.append(np.round(pixels).clip(0, 255).astype(np.uint8))
         self.pool, self.width = np.stack(self.pool), np.asarray(self.width)
-        sess, name = _session(src)
+        sess, name = session(src)
         self.p = np.concatenate([sess.run(None, {name: self.inputs([i])})[0] for i in range(len(self.pool))])
 
     def inputs(self, idx) -> np.ndarray:
@@ -403,15 +244,9 @@ class Classes(_Pool):
 
         return TinyCls(self.p.shape[-1], width)
 
-    @staticmethod
-    def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
-        """What the task fed the classifier on the first held-out frame."""
-        return next(iter(job.heldout_feeds[0].values()))
-
     def free_axes(self, dynamic: bool) -> dict:
         """The batch is free."""
         return {"input": {0: "batch"}, self.outputs[0]: {0: "batch"}}
-
 
 #: Recipe.target -> what is learned
 TARGETS = {"maps": Maps, "sequences": Sequences, "anchors": Anchors, "classes": Classes}

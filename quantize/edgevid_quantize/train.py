@@ -71,7 +71,7 @@ class Recipe:
     #: an SSD detector's feature maps, (stride, anchors per cell) each, in output order: the student emits
     #: the teacher's anchors (MediaPipe's SsdAnchorsCalculator options, as the plugins decode them)
     anchors: tuple[tuple[int, int], ...] = ()
-    #: weight of an SSD detector's peak term (:meth:`.targets.Anchors.loss`)
+    #: weight of an SSD detector's peak term (:meth:`.anchors.Anchors.loss`)
     peak_weight: float = 1.0
 
 
@@ -150,7 +150,7 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
     code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
-                                                             "targets.py", "to_torch.py")]
+                                                             "targets.py", "pools.py", "anchors.py", "to_torch.py")]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}

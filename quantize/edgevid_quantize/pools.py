@@ -1,0 +1,70 @@
+"""What every training target shares: the pool of inputs as the model takes them, the fp32 task's feeds, and
+an ONNX Runtime session on the teacher."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def nchw(card) -> bool:
+    """Whether the card's model takes channels first."""
+    return card.input.layout == "NCHW"
+
+
+def image_inputs(pool: np.ndarray, card) -> np.ndarray:
+    """uint8 pool images as the model takes them (the card's layout, scale, mean and std), float32."""
+    from edgevid.vision.image import image_tensor
+
+    return np.concatenate([image_tensor(np.ascontiguousarray(img), card.input, nchw(card)) for img in pool])
+
+
+def task_feeds(job, frames):
+    """What the fp32 task (every model on its native runtime) feeds model ``job.role`` on ``frames``, one feed
+    at a time (a pool of float feeds would take GBs), each frame on its own: they are unrelated stills, and
+    a tracking task would skip its detector on all but the first."""
+    from edgevid.tasks.feeds import capture
+
+    from .scoring import reference_task
+
+    task = reference_task(job.task, job.options)
+    try:
+        for f in frames:
+            yield from capture(task, [f])[job.role]
+    finally:
+        task.close()
+
+
+def session(src):
+    """An ONNX Runtime CPU session on ``src`` and its input's name."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
+    return sess, sess.get_inputs()[0].name
+
+
+class Pool:
+    """What targets whose examples are the rows of ``self.pool`` share: size, first rows, random batches, and
+    batches as they are, and the latency input (a target that flips its inputs or sizes them overrides
+    :meth:`batch` or :meth:`latency_input`)."""
+
+    def __len__(self) -> int:
+        return len(self.pool)
+
+    def head(self, n: int) -> range:
+        """The first ``n`` pool rows (what pruning ranks channels on and the refit solves on)."""
+        return range(min(n, len(self.pool)))
+
+    def draw(self, rng, batch: int) -> np.ndarray:
+        """A random batch of pool indices."""
+        return np.sort(rng.choice(len(self.pool), batch, replace=False))
+
+    def batch(self, idx, rng):
+        """(inputs, targets) for ``idx``, unflipped."""
+        import torch
+
+        return torch.from_numpy(self.inputs(idx)), self.targets(idx)
+
+    @staticmethod
+    def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
+        """What the task fed the model on the first held-out frame."""
+        return next(iter(job.heldout_feeds[0].values()))
