@@ -73,6 +73,9 @@ class Recipe:
     anchors: tuple[tuple[int, int], ...] = ()
     #: weight of an SSD detector's peak term (:meth:`.anchors.Anchors.loss`)
     peak_weight: float = 1.0
+    #: depth pruning: the fraction of the teacher's conv work to remove by bypassing its least needed residual
+    #: blocks (:mod:`.depth`), for models whose channels all sit on one residual stream; 0 prunes channels
+    drop: float = 0.0
 
 
 #: model id -> kind -> recipe. Models whose output a loss can compare without decoding it: dense maps and
@@ -150,7 +153,8 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
     code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
-                                                             "targets.py", "pools.py", "anchors.py", "to_torch.py")]
+                                                             "targets.py", "pools.py", "anchors.py", "to_torch.py",
+                                                             "depth.py")]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}
@@ -295,7 +299,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
 
     from edgevid.models import store
 
-    from . import prune
+    from . import depth, prune
     from .frames import from_source, unlabeled
     from .latency import latency_ratio
     from .manifest import entry
@@ -324,7 +328,15 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         fp32_macs = _macs(teacher, example)
         torch.manual_seed(recipe.seed)
         extra = {}
-        if kind == "pruned":
+        if kind == "pruned" and recipe.drop:
+            first = data.head(64)
+            net, gone = depth.shallower(teacher, torch.from_numpy(data.inputs(first)), data.targets(first),
+                                        data.ranking_loss, recipe.drop)
+            extra["bypassed_blocks"] = [b.add for b in gone]
+            extra["refit_layers"] = prune.refit(net, teacher, {}, torch.from_numpy(
+                data.inputs(data.head(recipe.refit_images))), recipe.seed)
+            losses = _fit(net, data, recipe, job.say, teacher=teacher)
+        elif kind == "pruned":
             net = copy.deepcopy(teacher)
             part = None
             if recipe.prune_until:  # the part after it is exported from its source graph: it must not change
@@ -345,7 +357,10 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         log = {**macs, **extra, "training_examples": len(data), "loss_every_tenth": losses,
                "train_seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads(),
                "tool": ("onnx2torch + torch-pruning (inner channels, Taylor importance, global) + least-squares "
-                        "refit + feature distillation" if kind == "pruned" else f"distillation into {type(net).__name__}")}
+                        "refit + feature distillation" if kind == "pruned" and not recipe.drop else
+                        "onnx2torch + depth pruning (the least needed residual blocks bypassed) + least-squares "
+                        "refit + feature distillation" if kind == "pruned" else
+                        f"distillation into {type(net).__name__}")}
         (work / "log.json").write_text(json.dumps(log))
         shutil.rmtree(cache, ignore_errors=True)
         work.rename(cache)
