@@ -10,6 +10,7 @@ with a teacher-initialised student: Shleifer & Rush, "Pre-trained summarization 
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 
@@ -24,13 +25,14 @@ class Block:
 
 
 def _is_add(gm, node) -> bool:
+    """Whether fx ``node`` adds two tensors (onnx2torch's ``Add`` module, or ``torch.add`` / ``+``)."""
     import torch
     from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
 
     if node.op == "call_module":
         mod = gm.get_submodule(node.target)
         return isinstance(mod, OnnxBinaryMathOperation) and mod.math_op_function is torch.add
-    return node.op == "call_function" and node.target in (torch.add, __import__("operator").add)
+    return node.op == "call_function" and node.target in (torch.add, operator.add)
 
 
 def _conv_macs(gm, example) -> dict[str, int]:
@@ -128,7 +130,7 @@ def shallower(teacher, x, target, loss, drop: float):
 
     import torch
 
-    from .prune import _rows
+    from .prune import rows_of
 
     blocks = residual_blocks(teacher, x)
     total = sum(_conv_macs(teacher, x).values())
@@ -137,7 +139,7 @@ def shallower(teacher, x, target, loss, drop: float):
         trial = copy.deepcopy(teacher)
         bypass(trial, [block])
         with torch.no_grad():
-            return float(sum(loss(trial(x[i:i + 16]), _rows(target, i, i + 16)) for i in range(0, len(x), 16)))
+            return float(sum(loss(trial(x[i:i + 16]), rows_of(target, i, i + 16)) for i in range(0, len(x), 16)))
 
     chosen, saved = [], 0
     for block in sorted(blocks, key=cost):

@@ -62,7 +62,7 @@ def prune(net, x, target, loss, ratio: float, round_to: int, min_width: int, see
         # at the teacher's own outputs the loss is at its minimum and the gradient ~0: small input noise
         # moves it off, so the gradient says which channels the output leans on
         xb = x[i:i + 16] + 0.05 * torch.randn(x[i:i + 16].shape, generator=gen)
-        loss(net(xb), _rows(target, i, i + 16)).backward()
+        loss(net(xb), rows_of(target, i, i + 16)).backward()
     names = {m: n for n, m in net.named_modules()}
     width = {n: m.out_channels for n, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)}
     removed: dict[str, set[int]] = {}
@@ -76,7 +76,7 @@ def prune(net, x, target, loss, ratio: float, round_to: int, min_width: int, see
     return {n: [i for i in range(width[n]) if i not in cut] for n, cut in removed.items()}
 
 
-def _rows(t, i: int, j: int):
+def rows_of(t, i: int, j: int):
     """Rows ``i:j`` of a tensor, or of each tensor of a tuple (a target of several parts)."""
     return tuple(p[i:j] for p in t) if isinstance(t, tuple) else t[i:j]
 

@@ -338,23 +338,19 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         fp32_macs = _macs(teacher, example)
         torch.manual_seed(recipe.seed)
         extra = {}
-        if kind == "pruned" and recipe.drop:
+        if kind == "pruned":
             first = data.head(64)
-            net, gone = depth.shallower(teacher, torch.from_numpy(data.inputs(first)), data.targets(first),
-                                        data.ranking_loss, recipe.drop)
-            extra["bypassed_blocks"] = [b.add for b in gone]
-            extra["refit_layers"] = prune.refit(net, teacher, {}, torch.from_numpy(
-                data.inputs(data.head(recipe.refit_images))), recipe.seed)
-            losses = _fit(net, data, recipe, job.say, teacher=teacher)
-        elif kind == "pruned":
-            net = copy.deepcopy(teacher)
-            part = None
-            if recipe.prune_until:  # the part after it is exported from its source graph: it must not change
-                part = net[0]
-                net[1].requires_grad_(False)
-            first = data.head(64)
-            kept = prune.prune(net, torch.from_numpy(data.inputs(first)), data.targets(first), data.ranking_loss,
-                               recipe.prune_ratio, recipe.round_to, recipe.min_width, recipe.seed, part=part)
+            x, part = torch.from_numpy(data.inputs(first)), None
+            if recipe.drop:  # in depth: the channels form one group
+                net, gone = depth.shallower(teacher, x, data.targets(first), data.ranking_loss, recipe.drop)
+                extra["bypassed_blocks"], kept = [b.add for b in gone], {}
+            else:
+                net = copy.deepcopy(teacher)
+                if recipe.prune_until:  # the part after it is exported from its source graph: it must not change
+                    part = net[0]
+                    net[1].requires_grad_(False)
+                kept = prune.prune(net, x, data.targets(first), data.ranking_loss, recipe.prune_ratio,
+                                   recipe.round_to, recipe.min_width, recipe.seed, part=part)
             extra["refit_layers"] = prune.refit(net, teacher, kept, torch.from_numpy(
                 data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part)
             losses = _fit(net, data, recipe, job.say, teacher=teacher)
