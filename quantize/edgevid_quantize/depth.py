@@ -44,8 +44,8 @@ def _conv_macs(gm, example) -> dict[str, int]:
     convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
 
     def count(m, a, o):
-        k = m.weight[0].numel() if isinstance(m, torch.nn.Conv2d) else m.weight[:, 0].numel()
-        macs[mods[m]] = int(o[0].numel() * k)
+        # a conv computes each output from one filter; a transposed conv spreads each input over one filter
+        macs[mods[m]] = int((o[0] if isinstance(m, torch.nn.Conv2d) else a[0][0]).numel() * m.weight[0].numel())
 
     hooks = [m.register_forward_hook(count) for m in gm.modules() if isinstance(m, convs)]
     try:

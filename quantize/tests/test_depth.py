@@ -30,6 +30,8 @@ def classifier(tmp_path_factory):
 def test_finds_the_classifiers_residual_blocks(classifier):
     """Seven blocks, each a branch with a conv and no inner residual, whose work adds up to what bypassing them
     all removes, exactly."""
+    import copy
+
     import torch
 
     from edgevid_quantize import depth
@@ -41,8 +43,6 @@ def test_finds_the_classifiers_residual_blocks(classifier):
     adds = {b.add for b in blocks}
     assert all(not adds & set(b.branch) for b in blocks)
     before = sum(depth._conv_macs(net, x).values())
-    import copy
-
     cut = copy.deepcopy(net)
     depth.bypass(cut, blocks)
     after = sum(depth._conv_macs(cut, x).values())
