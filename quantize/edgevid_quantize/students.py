@@ -76,24 +76,31 @@ class TinyRec(nn.Module):
         return torch.softmax(self.head(y)[:, :, 0].transpose(1, 2), -1)
 
 
-class TinyCls(nn.Module):
-    """An image classifier: NCHW crop in, class probabilities out (N, ``classes``).
+class TrunkCls(nn.Module):
+    """An image classifier that starts as its teacher does: NCHW crop in, class probabilities out (N, ``classes``).
 
-    Separable convs take the crop to a sixteenth of its height and width (strides 2, 2, 2, 2), and global
-    average pooling and a 1x1 conv make the classes, as PP-OCR's direction classifier does.
+    ``trunk`` is the teacher's own first layers, with its weights, frozen (batch norms included); a small head of
+    the student's own follows: a 1x1 conv to ``width`` channels and one separable block halving the height, then
+    global average pooling and a 1x1 conv to the classes. DistilBERT's student likewise starts from its teacher's
+    layers: students trained from scratch on unlabeled crops of random strings did not carry over to real words.
     """
 
-    def __init__(self, classes: int, width: int = 16) -> None:
+    def __init__(self, trunk: nn.Module, channels: int, classes: int, width: int = 64) -> None:
         super().__init__()
-        w = [width, width * 3 // 2, width * 2, width * 3, width * 4]
-        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.Hardswish())
-        self.down = nn.Sequential(_block(w[0], w[1], 2), _block(w[1], w[2], 2), _block(w[2], w[3], 2),
-                                  _block(w[3], w[4], 1))
-        self.head = nn.Conv2d(w[4], classes, 1)
+        self.trunk = trunk.requires_grad_(False)
+        self.expand = nn.Sequential(nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width), nn.Hardswish())
+        self.block = _block(width, width, (2, 1))
+        self.head = nn.Conv2d(width, classes, 1)
+
+    def train(self, mode: bool = True) -> "TrunkCls":
+        """Training mode for the student's own layers only: the trunk keeps the teacher's statistics."""
+        super().train(mode)
+        self.trunk.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in the model's input scale -> (N, classes), each row summing to 1."""
-        y = self.down(self.stem(x)).mean((2, 3), keepdim=True)
+        y = self.block(self.expand(self.trunk(x))).mean((2, 3), keepdim=True)
         return torch.softmax(self.head(y).flatten(1), -1)
 
 

@@ -8,7 +8,8 @@
   from the teacher's feature maps and output, then exported to ONNX. A recipe may prune only the part
   up to one tensor (``prune_until``: the recogniser's backbone, 98% of its work); the part after it is
   converted apart, kept frozen, and joined on again from the source graph.
-* **distilled** — a much smaller student (:mod:`.students`) trained from scratch on the teacher's outputs.
+* **distilled** — a much smaller student (:mod:`.students`) trained on the teacher's outputs: from scratch, or
+  (``trunk``) on the teacher's own first layers, frozen, with a small head of its own.
 
 What is learned depends on the model's output (:mod:`.targets`): a dense map (selfie segmentation,
 PP-OCRv4's text detector), per-step class distributions (PP-OCRv4's recogniser) or an SSD detector's
@@ -76,6 +77,9 @@ class Recipe:
     #: depth pruning: the fraction of the teacher's conv work to remove by bypassing its least needed residual
     #: blocks (:mod:`.depth`), for models whose channels all sit on one residual stream; 0 prunes channels
     drop: float = 0.0
+    #: distilled: the ONNX tensor up to which the student is the teacher itself, frozen; the student's own, smaller
+    #: layers follow (:class:`.students.TrunkCls`). None: the student is trained from scratch
+    trunk: str | None = None
 
 
 #: model id -> kind -> recipe. Models whose output a loss can compare without decoding it: dense maps and
@@ -100,9 +104,13 @@ RECIPES["ppocrv4-rec"] = {"pruned": Recipe("pruned", steps=300, batch=16, lr=3e-
                                               size=(480, 640), target="sequences")}
 
 # PP-OCR's direction classifier learns from line crops of random strings, half of them upside down
+# distilled: the teacher's layers up to its last stage (32 channels at 2x96, half its work), frozen, and a new head
+# 64 wide; students trained from scratch (TinyCls, 3-5 MMAC) read 0.57-0.74 of the held-out crops' angles
 RECIPES["ppocr-direction-cls-v2"] = {
     "pruned": Recipe("pruned", steps=600, batch=32, lr=3e-4, prune_ratio=0.3, frames=8192, min_width=8,
-                     target="classes")}
+                     target="classes"),
+    "distilled": Recipe("distilled", steps=1500, batch=64, frames=4096, student_width=64, target="classes",
+                        trunk="batch_norm_27.tmp_2")}
 
 # SSD detectors learn the teacher's per-anchor scores and regressors on what the fp32 task feeds them
 # (BlazePose's detector, ((8, 2), (16, 2), (32, 6)), distilled the same way read 0.587 of fp32's keypoint score:
@@ -128,11 +136,6 @@ NO_RECIPE = {"blazeface-short": {
               "5 of its blocks are residual (a quarter of its work): bypassing 2 of them (28 vs 32 MMAC, 1.09x "
               "on ONNX Runtime) read 0.83 of fp32's F1 and 4 (27 MMAC, 1.14x) 0.68 (floor 0.95); the distilled "
               "variant is the smaller model"}}
-NO_RECIPE["ppocr-direction-cls-v2"] = {
-    "distilled": "a TinyCls student trained from scratch (3-5 vs 18 MMAC, 6-8x faster on ONNX Runtime) read the "
-                 "angle fp32 reads on 0.63-0.74 of the held-out line crops (floor 0.90), though on 0.92 of fresh "
-                 "unlabeled crops the teacher is sure of: it does not carry over from random strings to real "
-                 "words; the pruned variant, which keeps the teacher's features, reads 0.98"}
 NO_RECIPE["blazepose-detector"] = {
     "distilled": "a TinyDet student (width 16, 3000 steps; 15 vs 443 MMAC, 11.6x faster on ONNX Runtime) read only "
                  "0.587 of fp32's keypoint score (floor 0.90): the task builds the landmark model's ROI from two of "
@@ -355,7 +358,8 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                 data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part)
             losses = _fit(net, data, recipe, job.say, teacher=teacher)
         else:
-            net = data.student(recipe.student_width)
+            trunk = {"trunk": torch_teacher(onnx_src, work, job.card, recipe.trunk)[0]} if recipe.trunk else {}
+            net = data.student(recipe.student_width, **trunk)
             losses = _fit(net, data, recipe, job.say)
         _export(net, example, work / "model.onnx", data, dynamic, onnx_src,
                 (work / "rest.onnx", recipe.prune_until) if kind == "pruned" and recipe.prune_until else None)
@@ -366,7 +370,9 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                         "refit + feature distillation" if kind == "pruned" and not recipe.drop else
                         "onnx2torch + depth pruning (the least needed residual blocks bypassed) + least-squares "
                         "refit + feature distillation" if kind == "pruned" else
-                        f"distillation into {type(net).__name__}")}
+                        f"distillation into {type(net).__name__}" + (
+                            f" (the teacher's layers up to {recipe.trunk}, frozen, and a head of its own)"
+                            if recipe.trunk else ""))}
         (work / "log.json").write_text(json.dumps(log))
         shutil.rmtree(cache, ignore_errors=True)
         work.rename(cache)
