@@ -1,9 +1,10 @@
-"""Training PP-OCR's text direction classifier (the orientation task's model): pruned from the fp32 teacher and
-fine-tuned on its class probabilities for unlabeled line crops, measured on held-out crops against fp32.
+"""Training PP-OCR's text direction classifier (the orientation task's model) on its class probabilities for
+unlabeled line crops, measured on held-out crops against fp32: pruned from the fp32 teacher, and distilled into a
+student that keeps the teacher's first layers.
 
-The test trains the shipped recipe (600 steps on 8192 crops, about three minutes): half of it read 0.85 and a
-quarter 0.83. The variant is scored with the orientation task's metric (same angle as fp32) on the 54 held-out
-crops, and against their true angle.
+The pruned test trains the shipped recipe (600 steps on 8192 crops, about three minutes): half of it read 0.85 and
+a quarter 0.83. The distilled test trains at a smaller budget. Each variant is scored with the orientation task's
+metric (same angle as fp32) on the 54 held-out crops, and against their true angle.
 """
 
 from __future__ import annotations
@@ -108,29 +109,33 @@ def test_training_pool_is_what_the_task_feeds_the_classifier():
 
 
 @pytest.mark.slow
-def test_distilled_student_learns_the_teacher_on_its_own_kind_of_crops(tmp_path):
-    """A ``TinyCls`` trained from scratch on the teacher's probabilities (no recipe ships: on the held-out lines
-    of real words it read 0.63-0.74) reads the teacher's angle on fresh unlabeled crops the teacher is sure
-    of, far past chance, at a fraction of its work (800 steps on 2048 crops: 0.92 of 194)."""
-    import torch
+def test_distilled_classifier_reads_the_angles_fp32_reads(module_home, small_budget):
+    """The teacher's layers up to its last stage, frozen, and a small head of the student's own, trained on the
+    teacher's probabilities at a small budget (600 steps on 2048 crops; the shipped recipe, 1500 on 4096, read
+    0.98): about half the work, faster than fp32 on some backend, and the angle fp32 reads on the held-out crops.
+    Students trained from scratch read 0.57-0.74 of them."""
+    import onnx
 
-    from edgevid_quantize import train
-    from edgevid_quantize.frames import unlabeled
-    from edgevid_quantize.targets import Classes
-    from edgevid_quantize.to_torch import torch_teacher
+    import edgevid
+    from edgevid_quantize.build import build
+    from edgevid_quantize.frames import frames
+    from edgevid_quantize.train import RECIPES
 
-    job = _job()
-    recipe = train.Recipe("distilled", steps=800, batch=32, frames=2048, student_width=16, target="classes")
-    data = Classes(job, _source(), unlabeled("orientation", recipe.frames, seed=0), 48, 192, recipe)
-    net = data.student(recipe.student_width)
-    losses = train._fit(net, data, recipe, print)
-    assert losses[-1] < 0.8 * losses[0], losses
-    fresh = Classes(job, _source(), unlabeled("orientation", 300, seed=11), 48, 192, recipe)
-    with torch.no_grad():
-        got = net(torch.from_numpy(fresh.inputs(range(len(fresh))))).numpy()
-    want = fresh.targets(range(len(fresh))).numpy()
-    sure = want.max(-1) > 0.9
-    agree = float((got.argmax(-1) == want.argmax(-1))[sure].mean())
-    assert sure.sum() > 100 and agree >= 0.75, (int(sure.sum()), agree)
-    example = torch.from_numpy(fresh.inputs([0]))
-    assert train._macs(net, example) < 0.2 * train._macs(torch_teacher(_source(), tmp_path, job.card), example)
+    assert RECIPES[MODEL]["distilled"].trunk
+    with small_budget(MODEL, distilled={"steps": 600, "frames": 2048}):
+        e = build("orientation", ("distilled",), say=print)[MODEL][-1]
+    r = e["recipe"]
+    assert e["name"] == "distilled" and e["compression"] == "distilled" and "TrunkCls" in r["tool"]
+    assert r["macs"] < 0.7 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert max(v["speedup"] for v in r["latency"].values()) > 1.0, r["latency"]
+    assert e["accuracy"] >= 0.9 and not e["below_floor"], e["accuracy"]
+    convs = [n for n in onnx.load(str(module_home / e["path"])).graph.node if n.op_type == "Conv"]
+    teacher = [n for n in onnx.load(str(_source())).graph.node if n.op_type == "Conv"]
+    assert len(convs) < len(teacher)
+    _, held = frames("orientation")
+    task = edgevid.load("orientation", backend="onnxruntime", variant="distilled")
+    try:
+        right = sum(task(crop).angle == (0 if i % 2 == 0 else 180) for i, crop in enumerate(held))
+    finally:
+        task.close()
+    assert right / len(held) >= 0.9, f"{right}/{len(held)}"
