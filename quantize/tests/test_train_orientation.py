@@ -139,3 +139,32 @@ def test_distilled_classifier_reads_the_angles_fp32_reads(module_home, small_bud
     finally:
         task.close()
     assert right / len(held) >= 0.9, f"{right}/{len(held)}"
+
+
+def test_distilled_student_keeps_the_teachers_trunk_frozen(tmp_path):
+    """Training moves the student's own head only: the teacher's layers it starts from (batch-norm statistics
+    included) come out bit for bit as they went in, and still compute the teacher's tensor at the cut."""
+    import onnxruntime as ort
+    import torch
+
+    from edgevid_quantize import train
+    from edgevid_quantize.frames import unlabeled
+    from edgevid_quantize.targets import Classes
+    from edgevid_quantize.to_torch import torch_teacher
+
+    job = _job()
+    recipe = train.Recipe("distilled", steps=20, batch=16, frames=64, student_width=64, target="classes",
+                          trunk=train.RECIPES[MODEL]["distilled"].trunk)
+    data = Classes(job, _source(), unlabeled("orientation", recipe.frames, seed=5), 48, 192, recipe)
+    net = data.student(recipe.student_width, trunk=torch_teacher(_source(), tmp_path, job.card, recipe.trunk)[0])
+    trunk0 = {k: v.clone() for k, v in net.trunk.state_dict().items()}
+    head0 = {k: v.clone() for k, v in net.head.state_dict().items()}
+    train._fit(net, data, recipe, print)
+    assert all(torch.equal(v, trunk0[k]) for k, v in net.trunk.state_dict().items())
+    assert not all(torch.equal(v, head0[k]) for k, v in net.head.state_dict().items())
+    x = data.inputs(range(4))
+    sess = ort.InferenceSession(str(tmp_path / "first.onnx"), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        got = net.trunk(torch.from_numpy(x)).numpy()
+    assert got.shape == want.shape and np.abs(got - want).max() < 1e-4
