@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Block:
-    """One residual block of a torch.fx graph: ``add`` = ``skip`` + the branch computed from ``skip``."""
+    """One residual block of a torch.fx graph: ``add`` = ``skip`` + the branch computed from ``skip``, or from
+    the tensor ``skip`` pads or pools (a block that downsamples or widens the stream)."""
 
     add: str
     skip: str
@@ -57,10 +58,23 @@ def _conv_macs(gm, example) -> dict[str, int]:
     return {n.name: macs[n.target] for n in gm.graph.nodes if n.op == "call_module" and n.target in macs}
 
 
+def _unpadded(gm, node):
+    """What ``node`` zero-pads or max-pools, through any chain of such ops (BlazeFace's shortcut widens the
+    stream by zero channels and halves it by max pooling); ``node`` itself when it is neither."""
+    import torch
+    from onnx2torch.node_converters.pad import OnnxPadDynamic, OnnxPadStatic
+
+    while node.op == "call_module" and isinstance(gm.get_submodule(node.target),
+                                                  (OnnxPadDynamic, OnnxPadStatic, torch.nn.MaxPool2d)):
+        (node,) = [a for a in node.all_input_nodes if a.op != "get_attr"]
+    return node
+
+
 def residual_blocks(gm, example) -> list[Block]:
-    """The innermost residual blocks of the fx graph ``gm``: adds whose one input computes the other through a
-    branch with a conv, which nothing outside the branch reads, and which holds no other residual add (a
-    U-Net's skip connection holds the whole deeper network, and is never a candidate)."""
+    """The innermost residual blocks of the fx graph ``gm``: adds whose one input computes the other (or the
+    tensor the other zero-pads or max-pools) through a branch with a conv, which nothing outside the branch
+    reads, and which holds no other residual add (a U-Net's skip connection holds the whole deeper network,
+    and is never a candidate)."""
     nodes = list(gm.graph.nodes)
     macs = _conv_macs(gm, example)
     blocks, adds = [], set()
@@ -68,7 +82,7 @@ def residual_blocks(gm, example) -> list[Block]:
         if not _is_add(gm, add) or len(add.all_input_nodes) != 2:
             continue
         for skip, out in (add.all_input_nodes, add.all_input_nodes[::-1]):
-            branch = _between(skip, out)
+            branch = _between(_unpadded(gm, skip), out)
             if branch is None:
                 continue
             inside = set(branch)

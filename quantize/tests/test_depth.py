@@ -99,3 +99,34 @@ def test_a_unet_skip_connection_is_not_a_block():
     gm = fx.symbolic_trace(UNet())
     blocks = depth.residual_blocks(gm, torch.zeros(1, 3, 16, 16))
     assert [b.skip for b in blocks] == ["down"], blocks
+
+
+def test_blocks_whose_shortcut_pads_or_pools_are_found(tmp_path):
+    """Short-range BlazeFace has 5 plain residual blocks and 11 whose shortcut zero-pads the stream's channels
+    (and max-pools it, at stride 2): all 16 are candidates. Bypassing one that pools leaves its shortcut, so
+    the network still runs, at the teacher's output shapes."""
+    import copy
+
+    import torch
+
+    from edgevid.models import store
+    from edgevid.registry import get_registry
+    from edgevid_quantize import depth, tflite_onnx
+    from edgevid_quantize.to_torch import torch_teacher
+
+    card = get_registry().task("face").models["short"]
+    tflite_onnx.convert(store.fetch(card.reference), tmp_path / "short.onnx")
+    net = torch_teacher(tmp_path / "short.onnx", tmp_path, card)
+    x = torch.zeros(1, 128, 128, 3)
+    blocks = depth.residual_blocks(net, x)
+    assert len(blocks) == 16, [b.add for b in blocks]
+    padded = [b for b in blocks if b.skip.startswith(("channel_padding", "max_pooling2d"))]
+    assert len(padded) == 11, [b.skip for b in blocks]
+    nodes = {n.name: n for n in net.graph.nodes}
+    pooled = next(b for b in blocks if any(isinstance(net.get_submodule(a.target), torch.nn.MaxPool2d)
+                                           for a in nodes[b.skip].all_input_nodes if a.op == "call_module"))
+    cut = copy.deepcopy(net)
+    depth.bypass(cut, [pooled])
+    with torch.no_grad():
+        assert [o.shape for o in cut(x)] == [o.shape for o in net(x)]
+    assert sum(depth._conv_macs(cut, x).values()) == sum(depth._conv_macs(net, x).values()) - pooled.macs
