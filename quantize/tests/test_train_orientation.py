@@ -25,6 +25,20 @@ def _job():
                                  card=get_registry().task("orientation").models["classifier"])
 
 
+def _true_angles(variant: str) -> tuple[int, int]:
+    """How many of the held-out crops (upright and turned, in turn) ``variant`` reads at their true angle, of
+    how many."""
+    import edgevid
+    from edgevid_quantize.frames import frames
+
+    _, held = frames("orientation")
+    task = edgevid.load("orientation", backend="onnxruntime", variant=variant)
+    try:
+        return sum(task(crop).angle == (0 if i % 2 == 0 else 180) for i, crop in enumerate(held)), len(held)
+    finally:
+        task.close()
+
+
 def _source():
     from edgevid.models import store
 
@@ -35,9 +49,7 @@ def _source():
 def test_pruned_classifier_reads_the_angles_fp32_reads(module_home):
     """30% of the inner channels pruned, refit and fine-tuned: less work, faster than fp32 on some backend,
     and the angle fp32 reads on the held-out crops (the shipped recipe read 0.98 in two runs)."""
-    import edgevid
     from edgevid_quantize.build import build
-    from edgevid_quantize.frames import frames
 
     e = build("orientation", ("pruned",), say=print)[MODEL][-1]
     r = e["recipe"]
@@ -46,13 +58,8 @@ def test_pruned_classifier_reads_the_angles_fp32_reads(module_home):
     assert max(v["speedup"] for v in r["latency"].values()) > 1.0, r["latency"]
     assert e["accuracy"] >= 0.95, e["accuracy"]
     assert not e["below_floor"]
-    _, held = frames("orientation")
-    task = edgevid.load("orientation", backend="onnxruntime", variant="pruned")
-    try:
-        right = sum(task(crop).angle == (0 if i % 2 == 0 else 180) for i, crop in enumerate(held))
-    finally:
-        task.close()
-    assert right / len(held) >= 0.9, f"{right}/{len(held)}"
+    right, held = _true_angles("pruned")
+    assert right / held >= 0.9, f"{right}/{held}"
 
 
 def test_teacher_converts_with_its_squeeze_excite_biases_folded(tmp_path):
@@ -116,9 +123,7 @@ def test_distilled_classifier_reads_the_angles_fp32_reads(module_home, small_bud
     Students trained from scratch read 0.57-0.74 of them."""
     import onnx
 
-    import edgevid
     from edgevid_quantize.build import build
-    from edgevid_quantize.frames import frames
     from edgevid_quantize.train import RECIPES
 
     assert RECIPES[MODEL]["distilled"].trunk
@@ -132,13 +137,8 @@ def test_distilled_classifier_reads_the_angles_fp32_reads(module_home, small_bud
     convs = [n for n in onnx.load(str(module_home / e["path"])).graph.node if n.op_type == "Conv"]
     teacher = [n for n in onnx.load(str(_source())).graph.node if n.op_type == "Conv"]
     assert len(convs) < len(teacher)
-    _, held = frames("orientation")
-    task = edgevid.load("orientation", backend="onnxruntime", variant="distilled")
-    try:
-        right = sum(task(crop).angle == (0 if i % 2 == 0 else 180) for i, crop in enumerate(held))
-    finally:
-        task.close()
-    assert right / len(held) >= 0.9, f"{right}/{len(held)}"
+    right, held = _true_angles("distilled")
+    assert right / held >= 0.9, f"{right}/{held}"
 
 
 def test_distilled_student_keeps_the_teachers_trunk_frozen(tmp_path):
