@@ -101,15 +101,16 @@ def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exc
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     calibration = rekey(src, calibration)
+    reduce_range = saturates()
     with tempfile.TemporaryDirectory() as tmp:
         up, old, new = upgrade_opset(src, Path(tmp) / "opset.onnx")
         pre, mode = preprocess(up, Path(tmp) / "pre.onnx")
         quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=saturates(),
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range,
                         calibrate_method=CalibrationMethod[method], nodes_to_exclude=list(exclude or []),
                         op_types_to_quantize=list(op_types) if op_types else None)
     return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
-            "reduce_range": saturates(),
+            "reduce_range": reduce_range,
             "calibration": method, "opset": [old, new], "pre_process": mode, "calibration_frames": len(calibration),
             "op_types": list(op_types) if op_types else "all", "excluded_nodes": list(exclude or [])}
 
