@@ -135,7 +135,7 @@ NO_RECIPE = {"blazeface-short": {
               "ties all 33 convs into one group, so there are no inner channels to prune apart; pruned in depth "
               "instead (16 blocks, 11 of them with a padding or pooling shortcut), bypassing 2 (28 vs 32 MMAC, "
               "1.15x on ONNX Runtime) read 0.86 of fp32's F1 and 4 (23 MMAC, 1.30x) 0.81; trained longer, at a "
-              "higher rate or without the feature loss, 2-3 bypassed read 0.84-0.90 (floor 0.95; one wrong frame of "
+              "higher rate or without the feature loss, 2-3 bypassed read 0.84-0.91 (floor 0.95; one wrong frame of "
               "the 20 held-out costs up to 0.05); the distilled variant is the smaller model"}}
 NO_RECIPE["blazepose-detector"] = {
     "distilled": "a TinyDet student (width 16, 3000 steps; 15 vs 443 MMAC, 11.6x faster on ONNX Runtime) read only "
