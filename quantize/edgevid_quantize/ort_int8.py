@@ -7,6 +7,7 @@ inference does not finish on it, so it is retried without.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -77,20 +78,18 @@ def preprocess(src: Path, dst: Path) -> tuple[Path, str]:
             return dst, "skip_symbolic_shape"
 
 
+@functools.cache
 def saturates() -> bool:
     """Whether this is an x86 CPU without VNNI: there ONNX Runtime multiplies uint8 activations by int8 weights
     with AVX2's ``vpmaddubsw``, whose 16-bit sums saturate, so weights must keep to 7 bits (``reduce_range``,
     as ONNX Runtime's quantization docs advise). The direction classifier's int8 model, quantized alike, read
     1.000 of fp32 on an AVX-512 VNNI host and 0.981 on an AVX2 one."""
-    import platform
+    from edgevid.devices.probe import probe_cpu
 
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False  # not Linux: no flags to read; full range, as on a VNNI host
-    return "vnni" not in flags
+    cpu = probe_cpu(Path("/"))
+    # no flags read (not Linux): full range, as on a VNNI host
+    return (cpu.arch.lower() in ("x86_64", "amd64") and bool(cpu.features)
+            and not {"avx512_vnni", "avx_vnni"} & set(cpu.features))
 
 
 def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exclude: list[str] | None = None,
