@@ -386,9 +386,9 @@ def _tflite(job: _Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
 
 def _trained(job: _Job, kind: str, onnx_src: Path | None) -> list[dict]:
     """The ``pruned`` or ``distilled`` variant of one model (``train``), or a note saying why there is none."""
-    from . import train
+    from . import recipes, train
 
-    reason = train.unavailable(job.card.id, kind, onnx_src)
+    reason = recipes.unavailable(job.card.id, kind, onnx_src)
     if reason:
         job.skip([kind], reason)
         return []

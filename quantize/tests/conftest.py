@@ -10,14 +10,14 @@ import pytest
 
 @contextlib.contextmanager
 def _budget(model: str, **changes: dict):
-    from edgevid_quantize import train
+    from edgevid_quantize import recipes
 
-    saved = train.RECIPES[model]
-    train.RECIPES[model] = {kind: dataclasses.replace(saved[kind], **c) for kind, c in changes.items()}
+    saved = recipes.RECIPES[model]
+    recipes.RECIPES[model] = {kind: dataclasses.replace(saved[kind], **c) for kind, c in changes.items()}
     try:
-        yield train.RECIPES[model]
+        yield recipes.RECIPES[model]
     finally:
-        train.RECIPES[model] = saved
+        recipes.RECIPES[model] = saved
 
 
 @pytest.fixture(scope="session")

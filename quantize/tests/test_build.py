@@ -278,7 +278,7 @@ def test_variant_without_a_recipe_is_skipped_with_its_reason(module_home):
     its work is in residual blocks to prune it in depth): the build says why in the manifest and makes nothing
     false."""
     from edgevid_quantize.build import build
-    from edgevid_quantize.train import NO_RECIPE
+    from edgevid_quantize.recipes import NO_RECIPE
 
     log: list[str] = []
     made = build("face", ("pruned",), models=("blazeface-short",), say=log.append)

@@ -147,7 +147,7 @@ def test_detector_inputs_are_what_the_task_fed(distilled, module_home):
     from edgevid.tasks.feeds import capture
     from edgevid.testing.scenes_face import compose, Placement
     from edgevid_quantize.targets import Anchors
-    from edgevid_quantize.train import RECIPES
+    from edgevid_quantize.recipes import RECIPES
 
     held = [compose("grass", 480, 640, [Placement("astronaut", 200, 150, 120)]), compose("brick", 480, 640, [])]
     card = get_registry().task("face").models["short"]

@@ -124,7 +124,7 @@ def test_distilled_classifier_reads_the_angles_fp32_reads(module_home, small_bud
     import onnx
 
     from edgevid_quantize.build import build
-    from edgevid_quantize.train import RECIPES
+    from edgevid_quantize.recipes import RECIPES
 
     assert RECIPES[MODEL]["distilled"].trunk
     with small_budget(MODEL, distilled={"steps": 600, "frames": 2048}):
@@ -149,12 +149,13 @@ def test_distilled_student_keeps_the_teachers_trunk_frozen(tmp_path):
 
     from edgevid_quantize import train
     from edgevid_quantize.frames import unlabeled
+    from edgevid_quantize.recipes import RECIPES, Recipe
     from edgevid_quantize.targets import Classes
     from edgevid_quantize.to_torch import torch_teacher
 
     job = _job()
-    recipe = train.Recipe("distilled", steps=20, batch=16, frames=64, student_width=64, target="classes",
-                          trunk=train.RECIPES[MODEL]["distilled"].trunk)
+    recipe = Recipe("distilled", steps=20, batch=16, frames=64, student_width=64, target="classes",
+                    trunk=RECIPES[MODEL]["distilled"].trunk)
     data = Classes(job, _source(), unlabeled("orientation", recipe.frames, seed=5), 48, 192, recipe)
     net = data.student(recipe.student_width, trunk=torch_teacher(_source(), tmp_path, job.card, recipe.trunk)[0])
     trunk0 = {k: v.clone() for k, v in net.trunk.state_dict().items()}

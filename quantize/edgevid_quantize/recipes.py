@@ -1,0 +1,134 @@
+"""The recipes: how each model's ``pruned`` and ``distilled`` variants are made (:mod:`.train` makes them),
+the accuracy floors they are held to, and why a model has no recipe for a kind.
+
+A recipe is data: its fields are hashed into the training cache key, so a change to one model's recipe
+retrains that model only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Each held-out figure must reach this fraction of the fp32 task metric, or the variant is flagged below it.
+FLOORS = {"pruned": 0.95, "distilled": 0.90}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is pruned or distilled. Steps are the budget: minutes on 2 CPU cores."""
+
+    kind: str
+    steps: int
+    batch: int = 16
+    lr: float = 3e-3
+    frames: int = 768
+    prune_ratio: float = 0.2
+    round_to: int = 8
+    #: inner groups this narrow or narrower are kept whole: halving a 16-wide layer at full resolution
+    #: cost 0.04 mask IoU for little work saved
+    min_width: int = 24
+    #: images the least-squares refit of each layer is solved on
+    refit_images: int = 128
+    student_width: int = 16
+    #: training size (h, w) for a model whose input size is dynamic; the unlabeled frames are made at it (an
+    #: SSD detector's too: the task letterboxes and tiles camera frames for it)
+    size: tuple[int, int] | None = None
+    seed: int = 0
+    #: what the model outputs, so what is learned (:data:`.targets.TARGETS`)
+    target: str = "maps"
+    #: the ONNX tensor that ends the part pruned; the rest is converted apart and kept whole (torch-pruning's
+    #: grouping never finished on the recogniser's attention neck, 2% of its work)
+    prune_until: str | None = None
+    #: an SSD detector's feature maps, (stride, anchors per cell) each, in output order: the student emits
+    #: the teacher's anchors (MediaPipe's SsdAnchorsCalculator options, as the plugins decode them)
+    anchors: tuple[tuple[int, int], ...] = ()
+    #: weight of an SSD detector's peak term (:meth:`.anchors.Anchors.loss`)
+    peak_weight: float = 1.0
+    #: depth pruning: the fraction of the teacher's conv work to remove by bypassing its least needed residual
+    #: blocks (:mod:`.depth`), for models whose channels all sit on one residual stream; 0 prunes channels
+    drop: float = 0.0
+    #: distilled: the ONNX tensor up to which the student is the teacher itself, frozen; the student's own, smaller
+    #: layers follow (:class:`.students.TrunkCls`). None: the student is trained from scratch
+    trunk: str | None = None
+
+
+#: model id -> kind -> recipe. Models whose output a loss can compare without decoding it: dense maps and
+#: per-step class distributions.
+RECIPES: dict[str, dict[str, Recipe]] = {
+    mid: {"pruned": Recipe("pruned", steps=300, lr=3e-4, prune_ratio=0.2, frames=768),
+          "distilled": Recipe("distilled", steps=1000, frames=768, student_width=24)}
+    for mid in ("selfie-segmentation", "selfie-segmentation-landscape")
+}
+# PP-OCRv4 det is 28x the selfie model's work per frame (1.7 GMAC at 640x480): it trains on 320x320 crops,
+# and fewer of them
+RECIPES["ppocrv4-det"] = {"pruned": Recipe("pruned", steps=100, batch=8, lr=1e-4, prune_ratio=0.4, frames=256,
+                                           refit_images=32, size=(320, 320)),
+                          "distilled": Recipe("distilled", steps=1500, frames=768, student_width=32, size=(320, 320))}
+# the recogniser learns from the line crops the fp32 task cuts out of 640x480 unlabeled frames (about 2.2 each);
+# 768 frames and 1500 steps read 0.865 of fp32, twice both 0.925
+# pruned: the backbone only; 40% of inner channels at Adam 1e-4 read 0.910 of fp32 (253 MMAC, 1.64x)
+RECIPES["ppocrv4-rec"] = {"pruned": Recipe("pruned", steps=300, batch=16, lr=3e-4, prune_ratio=0.25, frames=768,
+                                           refit_images=64, size=(480, 640), target="sequences",
+                                           prune_until="p2o.AveragePool.1"),
+                          "distilled": Recipe("distilled", steps=2500, batch=32, frames=1536, student_width=32,
+                                              size=(480, 640), target="sequences")}
+
+# PP-OCR's direction classifier learns from line crops of random strings, half of them upside down
+# distilled: the teacher's layers up to its last stage (32 channels at 2x96, half its work), frozen, and a new head
+# 64 wide; students trained from scratch (TinyCls, 3-5 MMAC) read 0.57-0.74 of the held-out crops' angles
+RECIPES["ppocr-direction-cls-v2"] = {
+    "pruned": Recipe("pruned", steps=600, batch=32, lr=3e-4, prune_ratio=0.3, frames=8192, min_width=8,
+                     target="classes"),
+    "distilled": Recipe("distilled", steps=1500, batch=64, frames=4096, student_width=64, target="classes",
+                        trunk="batch_norm_27.tmp_2")}
+
+# SSD detectors learn the teacher's per-anchor scores and regressors on what the fp32 task feeds them
+# (BlazePose's detector, ((8, 2), (16, 2), (32, 6)), distilled the same way read 0.587 of fp32's keypoint score:
+# see NO_RECIPE)
+# The full-range model runs on a 480x640 frame and its four tiles, five feeds a frame: half the frames suffice
+# The peak term took full-range from 0.900 to 1.000 F1 and short-range from 0.928 to 0.863 (its false alarms
+# rose to 0.5-0.75): short-range goes without
+for _mid, _layout, _frames, _peak in (("blazeface-short", ((8, 2), (16, 6)), 1536, 0.0),
+                                      ("blazeface-full", ((4, 1),), 768, 1.0)):
+    RECIPES[_mid] = {"distilled": Recipe("distilled", steps=3000, batch=32, frames=_frames, student_width=16,
+                                         size=(480, 640), target="anchors", anchors=_layout, peak_weight=_peak)}
+
+
+# BlazeFace full-range keeps every channel on one zero-padded residual stream: it is pruned in depth, 30% of its
+# work (11 of its 16 blocks) bypassed, refit and fine-tuned at the pruned models' rate
+RECIPES["blazeface-full"]["pruned"] = Recipe("pruned", steps=600, batch=32, lr=3e-4, frames=768, size=(480, 640),
+                                             target="anchors", anchors=((4, 1),), drop=0.3)
+
+#: model id -> kind -> why there is no recipe (what the manifest says instead of the generic note)
+NO_RECIPE = {"blazeface-short": {
+    "pruned": "BlazeFace's channels all sit on its residual stream, which grows by zero-padding: torch-pruning "
+              "ties all 33 convs into one group, so there are no inner channels to prune apart; pruned in depth "
+              "instead (16 blocks, 11 of them with a padding or pooling shortcut), bypassing 2 (28 vs 32 MMAC, "
+              "1.15x on ONNX Runtime) read 0.86 of fp32's F1 and 4 (23 MMAC, 1.30x) 0.81; trained longer, at a "
+              "higher rate or without the feature loss, 2-3 bypassed read 0.84-0.91 (floor 0.95; one wrong frame of "
+              "the 20 held-out costs up to 0.05); the distilled variant is the smaller model"}}
+NO_RECIPE["blazepose-detector"] = {
+    "distilled": "a TinyDet student (width 16, 3000 steps; 15 vs 443 MMAC, 11.6x faster on ONNX Runtime) read only "
+                 "0.587 of fp32's keypoint score (floor 0.90): the task builds the landmark model's ROI from two of "
+                 "the detector's regressed keypoints, and their error moves every landmark",
+    "pruned": "its channels sit on one zero-padded residual stream, as BlazeFace's do; pruned in depth instead, "
+              "3 of its 13 residual blocks bypassed (370 vs 443 MMAC, 1.10x on ONNX Runtime) read 0.669 of fp32's "
+              "keypoint score and 8 of them (276 MMAC, 1.34x) 0.678 (floor 0.95): any change to the two "
+              "alignment keypoints moves every landmark (OpenVINO's int8 reads 0.82)"}
+
+
+def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
+    """Why ``kind`` cannot be built for ``model_id`` here (one line), or None."""
+    missing = [m for m in ("torch", "onnx2torch", "torch_pruning") if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"needs {', '.join(missing)}: pip install 'edgevid-quantize[train]'"
+    if kind in NO_RECIPE.get(model_id, {}):
+        return NO_RECIPE[model_id][kind]
+    if kind not in RECIPES.get(model_id, {}):
+        have = sorted(f"{m} {k}" for m, kinds in RECIPES.items() for k in kinds)
+        return f"no {kind} recipe for {model_id} (recipes exist for: {', '.join(have)})"
+    if onnx_src is None:
+        return "no fp32 ONNX to start from (the fp32 conversion failed)"
+    return None
