@@ -1,8 +1,9 @@
 """Structured pruning that stays near the teacher: cut inner channels only, then refit by least squares.
 
 :func:`prune` removes channels inside inverted residual blocks (``torch-pruning``, Taylor importance,
-network-wide); :func:`refit` then solves every downstream 1x1 and depthwise conv for the weights that map
-the pruned network's own input to the teacher's output at that layer. Fine-tuning is :mod:`.train`'s.
+network-wide), and on request the outputs of full k x k and transposed convs that no residual stream
+carries (a detector's neck and head); :func:`refit` then solves every downstream conv for the weights that
+map the pruned network's own input to the teacher's output at that layer. Fine-tuning is :mod:`.train`'s.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ def _depthwise(m) -> bool:
     return isinstance(m, torch.nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels == m.out_channels
 
 
-def _inner_groups_only(net, example, min_width: int) -> list:
+def _full(m) -> bool:
+    """A conv that mixes every input channel over a k x k window (k > 1), or a transposed conv."""
+    import torch
+
+    return isinstance(m, torch.nn.ConvTranspose2d) or (
+        isinstance(m, torch.nn.Conv2d) and m.groups == 1 and m.kernel_size != (1, 1))
+
+
+def _inner_groups_only(net, example, min_width: int, full_convs: bool = False) -> list:
     """The convs to keep whole so that only inner channels of inverted residual blocks are pruned: those of
     every channel group without a depthwise conv wider than ``min_width`` (the residual stream, the
-    squeeze-excite bottlenecks, the decoder's narrow layers), and the output layer.
+    squeeze-excite bottlenecks, the decoder's narrow layers), and the output layer. With ``full_convs``, a
+    group with no depthwise conv at all whose channels a full k x k or transposed conv makes is pruned too:
+    PP-OCRv4 det's neck and head (half its work) are such convs, each feeding a concat or the next
+    upsampling only, never a residual stream.
 
     A pruned inner channel changes only its block's projection, which :func:`refit` then solves for;
     a pruned stream channel changes every block it passes through. Pruning stream groups too left this
@@ -32,20 +44,22 @@ def _inner_groups_only(net, example, min_width: int) -> list:
     whole = {[m for m in net.modules() if isinstance(m, convs)][-1]}
     for group in graph.get_all_groups():
         mods = [dep.target.module for dep, _ in group if graph.is_out_channel_pruning_fn(dep.handler)]
+        if full_convs and any(_full(m) for m in mods) and not any(_depthwise(m) for m in mods):
+            continue
         if not any(_depthwise(m) and m.out_channels > min_width for m in mods):
             whole.update(m for m in mods if isinstance(m, convs))
     return list(whole)
 
 
 def prune(net, x, target, loss, ratio: float, round_to: int, min_width: int, seed: int,
-          part=None) -> dict[str, list[int]]:
+          part=None, full_convs: bool = False) -> dict[str, list[int]]:
     """Remove ``ratio`` of ``net``'s inner channels, in place; returns, per conv whose outputs were cut, the
     output channels it kept (indices into the original layer).
 
     ``x`` are model inputs, ``target`` the teacher's outputs for them, and ``loss(output, target)`` the
     distillation loss. With ``part`` (a submodule taking the model's input), only it is pruned, its last conv
-    kept whole. Channels are ranked across the whole
-    network by first-order Taylor importance (|weight x gradient| of the distillation loss), so thin,
+    kept whole; ``full_convs`` prunes the groups :func:`_inner_groups_only` names. Channels are ranked across
+    the whole network by first-order Taylor importance (|weight x gradient| of the distillation loss), so thin,
     sensitive layers lose less than wide redundant ones: L2 magnitude, per layer, left this BN-folded model
     at 0.03-0.2 mask IoU that fine-tuning never recovered.
     """
@@ -55,7 +69,7 @@ def prune(net, x, target, loss, ratio: float, round_to: int, min_width: int, see
     part = net if part is None else part
     pruner = tp.pruner.MetaPruner(part, x[:1], importance=tp.importance.TaylorImportance(),
                                   pruning_ratio=ratio, global_pruning=True, round_to=round_to,
-                                  ignored_layers=_inner_groups_only(part, x[:1], min_width))
+                                  ignored_layers=_inner_groups_only(part, x[:1], min_width, full_convs))
     net.zero_grad()
     gen = torch.Generator().manual_seed(seed)
     for i in range(0, len(x), 16):
@@ -64,7 +78,8 @@ def prune(net, x, target, loss, ratio: float, round_to: int, min_width: int, see
         xb = x[i:i + 16] + 0.05 * torch.randn(x[i:i + 16].shape, generator=gen)
         loss(net(xb), rows_of(target, i, i + 16)).backward()
     names = {m: n for n, m in net.named_modules()}
-    width = {n: m.out_channels for n, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    width = {n: m.out_channels for n, m in net.named_modules()
+             if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))}
     removed: dict[str, set[int]] = {}
     for group in pruner.step(interactive=True):
         for dep, idxs in group:
@@ -88,18 +103,85 @@ class _Reached(Exception):
 def _solve(x, y, bias: bool, ridge: float = 1e-4):
     """Least squares, lightly ridge-regularised: ``x`` (..., n, k), ``y`` (..., n, m) -> (..., k [+ 1], m),
     the last row the bias when ``bias``."""
+    x = _with_ones(x.double(), bias)
+    return _normal_solve(x.transpose(-1, -2) @ x, x.transpose(-1, -2) @ y.double(), ridge)
+
+
+def _with_ones(x, bias: bool):
+    """``x`` (..., n, k) with a column of ones appended when ``bias``."""
     import torch
 
-    x = x.double()
+    return torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=x.dtype)], -1) if bias else x
+
+
+def _normal_solve(a, b, ridge: float = 1e-4):
+    """The solution of the normal equations ``a w = b``, ridge-regularised by ``ridge`` of ``a``'s mean
+    diagonal (a pruned input's near-duplicate channels leave ``a`` near singular)."""
+    import torch
+
+    a = a + ridge * a.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * torch.eye(a.shape[-1], dtype=a.dtype)
+    return torch.linalg.solve(a, b)
+
+
+def _fit_full(m, inp, target, ridge: float = 1e-4):
+    """(weight, bias) of a full k x k conv by least squares over its unfolded patches (Cin x k x k unknowns per
+    output), the normal equations summed a few images at a time: every patch at once would take GBs."""
+    import torch
+    import torch.nn.functional as F
+
+    k = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+    bias = m.bias is not None
+    a = torch.zeros(k + bias, k + bias, dtype=torch.float64)
+    b = torch.zeros(k + bias, m.out_channels, dtype=torch.float64)
+    for i in range(0, len(inp), 4):
+        cols = F.unfold(inp[i:i + 4], m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)
+        xs = _with_ones(cols.transpose(1, 2).reshape(-1, k).double(), bias)
+        ys = target[i:i + 4].flatten(2).transpose(1, 2).reshape(-1, m.out_channels).double()
+        a += xs.T @ xs
+        b += xs.T @ ys
+    sol = _normal_solve(a, b, ridge)  # unfold's rows run (channel, ky, kx), as the weight's do
+    return sol[:k].T.reshape(m.weight.shape), sol[k:].reshape(-1)
+
+
+def _fit_transposed(m, inp, target, ridge: float = 1e-4):
+    """(weight, bias) of a transposed conv whose stride is its kernel (an upsampling: each input pixel writes
+    its own k x k output block) by least squares: one 1x1 problem per block position, on the same inputs, all
+    solved at once because the bias is shared by the positions."""
+    import torch
+
+    kh, kw = m.kernel_size
+    cin, cout, blocks = m.in_channels, m.out_channels, kh * kw
+    bias = m.bias is not None
+    xs = inp.permute(0, 2, 3, 1).reshape(-1, cin).double()
+    n, h, w = len(inp), inp.shape[2], inp.shape[3]
+    # output pixel (i*kh + y, j*kw + x) is input pixel (i, j) through weight[:, :, y, x]
+    ys = target.reshape(n, cout, h, kh, w, kw).permute(0, 2, 4, 3, 5, 1).reshape(-1, blocks, cout).double()
+    a = torch.zeros(blocks * cin + bias, blocks * cin + bias, dtype=torch.float64)
+    b = torch.zeros(blocks * cin + bias, cout, dtype=torch.float64)
+    gram, sums = xs.T @ xs, xs.sum(0)
+    for j in range(blocks):
+        rows = slice(j * cin, (j + 1) * cin)
+        a[rows, rows] = gram
+        b[rows] = xs.T @ ys[:, j]
+        if bias:
+            a[rows, -1] = a[-1, rows] = sums
     if bias:
-        x = torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=torch.float64)], -1)
-    a = x.transpose(-1, -2) @ x
-    a += ridge * a.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * torch.eye(a.shape[-1], dtype=a.dtype)
-    return torch.linalg.solve(a, x.transpose(-1, -2) @ y.double())
+        a[-1, -1] = blocks * len(xs)
+        b[-1] = ys.sum((0, 1))
+    sol = _normal_solve(a, b, ridge)
+    return sol[:blocks * cin].reshape(kh, kw, cin, cout).permute(2, 3, 0, 1), sol[blocks * cin:].reshape(-1)
 
 
-def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 200_000, part=None) -> int:
-    """Refit every 1x1 and depthwise conv of the pruned ``net``, in graph order, by least squares: weights that
+def _upsampling(m) -> bool:
+    """A transposed conv that :func:`_fit_transposed` can solve: stride equal to kernel, nothing padded."""
+    return (tuple(m.stride) == tuple(m.kernel_size) and m.groups == 1 and not any(m.padding)
+            and not any(m.output_padding) and tuple(m.dilation) == (1, 1))
+
+
+def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 200_000, part=None,
+          full_convs: bool = False) -> int:
+    """Refit every 1x1 and depthwise conv of the pruned ``net`` (with ``full_convs``, every full k x k conv and
+    upsampling transposed conv too), in graph order, by least squares: weights that
     map the pruned network's own input at that layer to the teacher's output at the kept channels. Each
     layer corrects the error of the layers before it instead of passing it on (He et al., "Channel pruning
     for accelerating very deep neural networks", 2017). ``kept`` is :func:`prune`'s answer, ``x`` the model
@@ -137,17 +219,22 @@ def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 20
     inside = set((net if part is None else part).modules())
     done = 0
     for name, m in list(net.named_modules()):
-        if not isinstance(m, torch.nn.Conv2d) or name == last or m not in inside:
+        if not isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) or name == last or m not in inside:
             continue
-        depthwise = _depthwise(m)
-        if not (depthwise or (m.groups == 1 and m.kernel_size == (1, 1))):
-            continue  # full 3x3 convs sit before any pruned channel here: their inputs are exact
+        depthwise, full = _depthwise(m), _full(m)
+        if full and not (full_convs and (isinstance(m, torch.nn.Conv2d) or _upsampling(m))
+                         and not isinstance(m.padding, str)):
+            continue  # left to fine-tuning: in an inner-channel pruning they sit where inputs are exact
+        if not (depthwise or full or (m.groups == 1 and m.kernel_size == (1, 1))):
+            continue
         want = seen(teacher, teacher_mods[name])
         inp = seen(net, m)["x"]
         if inp.shape == want["x"].shape and torch.equal(inp, want["x"]):
             continue  # upstream of every pruned channel: already the teacher's layer, exactly
         target = want["y"][:, kept[name]] if name in kept else want["y"]
-        if depthwise:  # one small problem per channel: its k x k patch -> its output
+        if full:
+            weight, bias = (_fit_transposed if isinstance(m, torch.nn.ConvTranspose2d) else _fit_full)(m, inp, target)
+        elif depthwise:  # one small problem per channel: its k x k patch -> its output
             # only as many images as the row budget needs: unfolding all of them at full resolution is GBs
             n = -(-rows // (target.shape[2] * target.shape[3]))
             inp, target = inp[:n], target[:n]

@@ -57,9 +57,10 @@ def trainable_graph(src: Path, dst: Path, card) -> Path:
 
 
 def _fold_channel_adds(model) -> None:
-    """In place: a per-channel constant added to a bias-free conv's output (paddle2onnx writes a squeeze-excite
-    conv's bias as ``Add(conv, Reshape(bias, [1, C, 1, 1]))``) becomes that conv's bias. torch-pruning cuts a
-    conv's bias with its channels; a separate constant would keep its full width and no longer broadcast."""
+    """In place: a per-channel constant added to a bias-free conv's or transposed conv's output (paddle2onnx
+    writes a squeeze-excite conv's bias as ``Add(conv, Reshape(bias, [1, C, 1, 1]))``, and a transposed conv's
+    as ``Add(conv, bias)``) becomes that conv's bias. torch-pruning cuts a conv's bias with its channels; a
+    separate constant would keep its full width and no longer broadcast."""
     from onnx import numpy_helper
 
     consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
@@ -68,13 +69,13 @@ def _fold_channel_adds(model) -> None:
     for n in model.graph.node:
         for i in n.input:
             uses[i] = uses.get(i, 0) + 1
-    dropped = []
+    dropped, convs = [], ("Conv", "ConvTranspose")
     for add in [n for n in model.graph.node if n.op_type == "Add"]:
         conv, other = (made.get(add.input[0]), add.input[1])
-        if conv is None or conv.op_type != "Conv":
+        if conv is None or conv.op_type not in convs:
             conv, other = made.get(add.input[1]), add.input[0]
         shaper = made.get(other)
-        if conv is None or conv.op_type != "Conv" or len(conv.input) > 2 or uses[conv.output[0]] > 1:
+        if conv is None or conv.op_type not in convs or len(conv.input) > 2 or uses[conv.output[0]] > 1:
             continue
         if other in consts:
             bias = consts[other]
@@ -82,7 +83,9 @@ def _fold_channel_adds(model) -> None:
             bias = consts[shaper.input[0]]
         else:
             continue
-        channels = consts[conv.input[1]].shape[0]
+        shape = consts[conv.input[1]].shape  # Conv: (out, in, kh, kw); ConvTranspose: (in, out / group, kh, kw)
+        group = next((a.i for a in conv.attribute if a.name == "group"), 1)
+        channels = shape[0] if conv.op_type == "Conv" else shape[1] * group
         if bias.size != channels or (bias.ndim == 4 and bias.shape != (1, channels, 1, 1)):
             continue
         name = f"{conv.output[0]}_bias"

@@ -233,9 +233,10 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                     part = net[0]
                     net[1].requires_grad_(False)
                 kept = prune.prune(net, x, data.targets(first), data.ranking_loss, recipe.prune_ratio,
-                                   recipe.round_to, recipe.min_width, recipe.seed, part=part)
+                                   recipe.round_to, recipe.min_width, recipe.seed, part=part,
+                                   full_convs=recipe.full_convs)
             extra["refit_layers"] = prune.refit(net, teacher, kept, torch.from_numpy(
-                data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part)
+                data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part, full_convs=recipe.full_convs)
             losses = _fit(net, data, recipe, job.say, teacher=teacher)
         else:
             trunk = {"trunk": torch_teacher(onnx_src, work, job.card, recipe.trunk)[0]} if recipe.trunk else {}

@@ -51,11 +51,12 @@ def test_distilled_detector_learns_the_teachers_map(trained, module_home):
 
 
 def test_pruned_detector_is_smaller_and_reads_the_same_text(pruned):
-    """Fewer multiply-adds and bytes than the teacher, refit and fine-tuned, and the whole text task with it
-    reads the held-out scenes as it does with fp32."""
+    """Under half the teacher's multiply-adds, refit and fine-tuned, and the whole text task with it reads the
+    held-out scenes as it does with fp32. Half the teacher's work (326 of 639 MMAC) is its neck's and head's
+    full and transposed convs: pruning the backbone alone could never get below half."""
     r = pruned["recipe"]
     assert pruned["compression"] == "pruned" and pruned["format"] == "onnx"
-    assert r["macs"] < 0.9 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert r["macs"] < 0.5 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
     assert r["refit_layers"] > 10
     assert r["loss_every_tenth"][-1] < r["loss_every_tenth"][0]
     assert pruned["accuracy"] >= SMALL_BUDGET_FLOOR["pruned"], pruned["accuracy"]
