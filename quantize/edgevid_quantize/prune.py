@@ -178,6 +178,17 @@ def _upsampling(m) -> bool:
             and not any(m.output_padding) and tuple(m.dilation) == (1, 1))
 
 
+def _solvable(m, full_convs: bool) -> bool:
+    """Whether :func:`refit` solves layer ``m``: a 1x1 or depthwise conv, and with ``full_convs`` a full k x k
+    conv or an upsampling transposed conv. Without it those are left to fine-tuning: an inner-channel pruning
+    leaves their inputs exact."""
+    import torch
+
+    if _full(m):
+        return full_convs and not isinstance(m.padding, str) and (isinstance(m, torch.nn.Conv2d) or _upsampling(m))
+    return _depthwise(m) or (m.groups == 1 and m.kernel_size == (1, 1))
+
+
 def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 200_000, part=None,
           full_convs: bool = False) -> int:
     """Refit every 1x1 and depthwise conv of the pruned ``net`` (with ``full_convs``, every full k x k conv and
@@ -221,12 +232,9 @@ def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 20
     for name, m in list(net.named_modules()):
         if not isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) or name == last or m not in inside:
             continue
-        depthwise, full = _depthwise(m), _full(m)
-        if full and not (full_convs and (isinstance(m, torch.nn.Conv2d) or _upsampling(m))
-                         and not isinstance(m.padding, str)):
-            continue  # left to fine-tuning: in an inner-channel pruning they sit where inputs are exact
-        if not (depthwise or full or (m.groups == 1 and m.kernel_size == (1, 1))):
+        if not _solvable(m, full_convs):
             continue
+        depthwise, full = _depthwise(m), _full(m)
         want = seen(teacher, teacher_mods[name])
         inp = seen(net, m)["x"]
         if inp.shape == want["x"].shape and torch.equal(inp, want["x"]):
