@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .pools import Pool, image_inputs, nchw, session, task_feeds
+from .pools import Pool, image_inputs, nchw, session, task_pool
 
 
 class Anchors(Pool):
@@ -17,13 +17,7 @@ class Anchors(Pool):
         self.card = job.card
         # (stride, anchors per cell) per feature map, which the student emits and the peak term pools over
         self.layout, self.peak_weight = recipe.anchors, recipe.peak_weight
-        spec = job.card.input
-        feeds = task_feeds(job, frames)
-        # back to the uint8 pixels each feed was made of (exact: the feed is whole pixels scaled), so the pool
-        # takes a quarter of the memory
-        scale, mean, std = spec.scale, np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
-        self.pool = np.concatenate([np.round((next(iter(f.values())) * std + mean) / scale).clip(0, 255).astype(np.uint8)
-                                    for f in feeds])
+        self.pool = task_pool(job, frames)
         sess, name = session(src)
         outs = sess.get_outputs()
         self.outputs = [o.name for o in outs]
@@ -36,7 +30,7 @@ class Anchors(Pool):
         self.reg = np.concatenate([g.pop(self.reg_at).astype(np.float16) for g in got])
         logits = np.concatenate([g[0][..., 0] for g in got])  # the scores, all that is left
         self.prob = (0.5 * (1 + np.tanh(0.5 * np.clip(logits, -100, 100)))).astype(np.float32)  # MediaPipe's clip
-        self.size = spec.size[0]
+        self.size = job.card.input.size[0]
         self.anchors = self.reg.shape[1]
         self.keypoints = (self.reg.shape[2] - 4) // 2
 

@@ -34,6 +34,15 @@ def task_feeds(job, frames):
         task.close()
 
 
+def task_pool(job, frames) -> np.ndarray:
+    """What the fp32 task feeds model ``job.role`` on ``frames``, back as the uint8 pixels each feed was made of
+    (exact: a feed is whole pixels scaled), so that a pool takes a quarter of the memory of float feeds."""
+    spec = job.card.input
+    scale, mean, std = spec.scale, np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    return np.concatenate([np.round((next(iter(f.values())) * std + mean) / scale).clip(0, 255).astype(np.uint8)
+                           for f in task_feeds(job, frames)])
+
+
 def session(src):
     """An ONNX Runtime CPU session on ``src`` and its input's name."""
     import onnxruntime as ort

@@ -10,6 +10,9 @@
   scores plus score-weighted regression error.
 * :class:`Classes` — an image classifier's class probabilities (PP-OCR's text direction classifier): what
   the fp32 task feeds it on unlabeled line crops, soft cross-entropy.
+* :class:`Keypoints` (:mod:`.keypoints`) — a landmark regressor's outputs (BlazePose's landmark model): the
+  person crops the fp32 task feeds it on unlabeled frames, keypoints by absolute error, their scores and
+  heatmaps by cross-entropy.
 
 Each hands :mod:`.train` batches, a loss, and the export's names and free axes; the training loop,
 pruning, caching and measuring are shared.
@@ -22,6 +25,7 @@ import math
 import numpy as np
 
 from .anchors import Anchors
+from .keypoints import Keypoints
 from .pools import Pool, image_inputs, nchw, session, task_feeds
 
 #: a crop's padded width is a multiple of this (and at least the recogniser's 320): crops of one width batch
@@ -255,4 +259,4 @@ class Classes(Pool):
         return {"input": {0: "batch"}, self.outputs[0]: {0: "batch"}}
 
 #: Recipe.target -> what is learned
-TARGETS = {"maps": Maps, "sequences": Sequences, "anchors": Anchors, "classes": Classes}
+TARGETS = {"maps": Maps, "sequences": Sequences, "anchors": Anchors, "classes": Classes, "keypoints": Keypoints}

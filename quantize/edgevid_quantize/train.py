@@ -12,11 +12,12 @@
   (``trunk``) on the teacher's own first layers, frozen, with a small head of its own.
 
 What is learned depends on the model's output (:mod:`.targets`): a dense map (selfie segmentation,
-PP-OCRv4's text detector), per-step class distributions (PP-OCRv4's recogniser) or an SSD detector's
-per-anchor scores and regressors (BlazeFace, BlazePose's detector); no loss needs the teacher's output
-decoded. A dense-map model with a dynamic input size trains on crops of a fixed size (the
-recipe's) and is exported with height and width still free; the recogniser trains on the line crops the
-fp32 task cuts, at their own widths, and keeps its batch and width free.
+PP-OCRv4's text detector), per-step class distributions (PP-OCRv4's recogniser), an SSD detector's
+per-anchor scores and regressors (BlazeFace, BlazePose's detector) or a landmark regressor's keypoints,
+scores and heatmaps (BlazePose's landmark model); no loss needs the teacher's output decoded. A dense-map
+model with a dynamic input size trains on crops of a fixed size (the recipe's) and is exported with height
+and width still free; the recogniser trains on the line crops the fp32 task cuts, at their own widths, and
+keeps its batch and width free.
 
 The teacher labels frames that nobody labelled (:func:`.frames.unlabeled`, or the user's ``--calib``
 source as well); every figure is measured on the held-out frames the toolchain scores every variant on.
@@ -46,8 +47,8 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
     code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
-                                                             "targets.py", "pools.py", "anchors.py", "to_torch.py",
-                                                             "depth.py")]
+                                                             "targets.py", "pools.py", "anchors.py", "keypoints.py",
+                                                             "to_torch.py", "depth.py")]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}

@@ -1,0 +1,72 @@
+"""BlazePose's landmark model as a training target (:class:`edgevid_quantize.keypoints.Keypoints`): the rotated
+person crops the fp32 pose task feeds it on unlabeled frames of a real person, every output the teacher gives
+for each, and a loss that reads them as the task does. No recipe trains it yet (see the NO_RECIPE entry).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+MODEL = "blazepose-landmark-full"
+@pytest.fixture(scope="module")
+def pool(module_home):
+    """The landmark model's training pool on a few unlabeled frames of a real person, from its verified ONNX
+    conversion, and the crops the fp32 pose task itself fed the model on them."""
+    import types
+
+    from edgevid.registry import get_registry
+    from edgevid.tasks.feeds import capture
+    from edgevid_quantize.build import build
+    from edgevid_quantize.frames import unlabeled
+    from edgevid_quantize.keypoints import Keypoints
+    from edgevid_quantize.scoring import reference_task
+
+    onnx_e = next(e for e in build("pose", ("fp32",), models=(MODEL,), say=print)[MODEL] if e["name"] == "fp32-onnx")
+    card = get_registry().task("pose").models["landmarks"]
+    assert card.id == MODEL
+    frames = unlabeled("pose", 6, seed=3)
+    job = types.SimpleNamespace(card=card, task="pose", role="landmarks", options={})
+    data = Keypoints(job, module_home / onnx_e["path"], frames, 480, 640)
+    task = reference_task("pose", {})
+    try:
+        # each frame on its own, as the pool is made: unrelated stills, where a tracking task would reuse the
+        # last frame's region
+        fed = [next(iter(f.values())) for frame in frames for f in capture(task, [frame])["landmarks"]]
+    finally:
+        task.close()
+    return data, fed
+
+
+def test_pool_holds_exactly_what_the_task_fed_the_landmark_model(pool):
+    """Every crop the fp32 task fed the landmark model is in the pool, as uint8, and comes back as the very
+    same float feed; each of the teacher's five outputs is told apart, and its 33 body keypoints lie on
+    the crop (the task centres its crop on the person)."""
+    data, fed = pool
+    assert len(fed) >= 4 and len(data) == len(fed)
+    assert data.pool.dtype == np.uint8 and data.pool.shape[1:] == (256, 256, 3)
+    np.testing.assert_array_equal(data.inputs(range(len(fed))), np.concatenate(fed))
+    assert sorted(data.role) == ["flag", "heatmap", "mask", "points", "world"]
+    points = data.targets(range(len(fed)))[data.role.index("points")].numpy().reshape(-1, 39, 5)
+    body = points[:, :33, :2]
+    assert ((body > -32) & (body < 288)).mean() > 0.9, body
+
+
+def test_keypoint_loss_is_lowest_at_the_teachers_outputs():
+    """Each part of the landmark loss grows when the student's output moves off the teacher's: its keypoints
+    shifted 4 crop pixels, its heatmaps' logits or its presence score changed."""
+    import torch
+
+    from edgevid_quantize.keypoints import Keypoints
+
+    rng = np.random.default_rng(0)
+    data = Keypoints.__new__(Keypoints)
+    data.role = ["points", "flag", "mask", "heatmap", "world"]
+    shapes = [(2, 195), (2, 1), (2, 256, 256, 1), (2, 64, 64, 39), (2, 117)]
+    teacher = [torch.from_numpy(rng.normal(0, 2, s).astype(np.float32)) for s in shapes]
+    teacher[1] = torch.sigmoid(teacher[1])
+    at_teacher = float(data.loss(teacher, teacher))
+    for k, delta in ((0, 4.0), (1, -0.3), (2, 2.0), (3, 2.0), (4, 0.2)):
+        moved = [t.clone() for t in teacher]
+        moved[k] = moved[k] + delta
+        assert float(data.loss(moved, teacher)) > at_teacher + 1e-4, data.role[k]
