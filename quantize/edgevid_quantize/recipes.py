@@ -129,9 +129,11 @@ NO_RECIPE["blazepose-landmark-full"] = {
               "stay put: 30% of inner channels (260 vs 408 MMAC, 1.31x on ONNX Runtime, 1.33x on OpenVINO), refit "
               "and fine-tuned 300 steps, read 0.374 of fp32's keypoint score (floor 0.95); refit only, 10% / 20% / "
               "30% left 10% / 17% / 19% of visible keypoints over 8 crop pixels off fp32's, and fine-tuning "
-              "made it worse (10%: 29% after 300 steps at Adam 3e-4); bypassing 10% of its work in residual blocks left 98% over 8 pixels",
+              "made it worse (10%: 29% after 300 steps at Adam 3e-4); bypassing 10% of its work in residual blocks "
+              "left 98% over 8 pixels",
     "distilled": "no student yet: the model's 39 keypoints, heatmaps, mask and world points need an architecture "
                  "of their own, and pruning, which keeps the teacher's, already loses the keypoints (see pruned)"}
+
 
 def unavailable(model_id: str, kind: str, onnx_src: Path | None) -> str | None:
     """Why ``kind`` cannot be built for ``model_id`` here (one line), or None."""
