@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 MODEL = "blazepose-landmark-full"
+
+
 @pytest.fixture(scope="module")
 def pool(module_home):
     """The landmark model's training pool on a few unlabeled frames of a real person, from its verified ONNX
