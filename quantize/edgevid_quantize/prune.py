@@ -100,11 +100,11 @@ class _Reached(Exception):
     """Raised from a forward hook to end a forward pass at the layer being refit."""
 
 
-def _solve(x, y, bias: bool, ridge: float = 1e-4):
+def _solve(x, y, bias: bool, ridge: float = 1e-4, prior=None):
     """Least squares, lightly ridge-regularised: ``x`` (..., n, k), ``y`` (..., n, m) -> (..., k [+ 1], m),
-    the last row the bias when ``bias``."""
+    the last row the bias when ``bias``; with ``prior`` (the same shape as the answer), pulled toward it."""
     x = _with_ones(x.double(), bias)
-    return _normal_solve(x.transpose(-1, -2) @ x, x.transpose(-1, -2) @ y.double(), ridge)
+    return _normal_solve(x.transpose(-1, -2) @ x, x.transpose(-1, -2) @ y.double(), ridge, prior)
 
 
 def _with_ones(x, bias: bool):
@@ -114,13 +114,15 @@ def _with_ones(x, bias: bool):
     return torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=x.dtype)], -1) if bias else x
 
 
-def _normal_solve(a, b, ridge: float = 1e-4):
+def _normal_solve(a, b, ridge: float = 1e-4, prior=None):
     """The solution of the normal equations ``a w = b``, ridge-regularised by ``ridge`` of ``a``'s mean
-    diagonal (a pruned input's near-duplicate channels leave ``a`` near singular)."""
+    diagonal (a pruned input's near-duplicate channels leave ``a`` near singular): toward zero, or toward
+    ``prior``."""
     import torch
 
-    a = a + ridge * a.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * torch.eye(a.shape[-1], dtype=a.dtype)
-    return torch.linalg.solve(a, b)
+    lam = ridge * a.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None]
+    a = a + lam * torch.eye(a.shape[-1], dtype=a.dtype)
+    return torch.linalg.solve(a, b if prior is None else b + lam * prior.double())
 
 
 def _fit_full(m, inp, target, ridge: float = 1e-4):
@@ -172,6 +174,12 @@ def _fit_transposed(m, inp, target, ridge: float = 1e-4):
     return sol[:blocks * cin].reshape(kh, kw, cin, cout).permute(2, 3, 0, 1), sol[blocks * cin:].reshape(-1)
 
 
+def _ridge(pull: float, prior) -> dict:
+    """:func:`_solve`'s regularisation: toward ``prior`` (the layer's weights as pruning left them: the
+    teacher's) at ``pull`` of the mean diagonal, or the default light ridge toward zero."""
+    return {"ridge": pull, "prior": prior} if pull else {}
+
+
 def _upsampling(m) -> bool:
     """A transposed conv that :func:`_fit_transposed` can solve: stride equal to kernel, nothing padded."""
     return (tuple(m.stride) == tuple(m.kernel_size) and m.groups == 1 and not any(m.padding)
@@ -190,16 +198,19 @@ def _solvable(m, full_convs: bool) -> bool:
 
 
 def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 200_000, part=None,
-          full_convs: bool = False) -> int:
+          full_convs: bool = False, pull: float = 0.0) -> int:
     """Refit every 1x1 and depthwise conv of the pruned ``net`` (with ``full_convs``, every full k x k conv and
     upsampling transposed conv too), in graph order, by least squares: weights that
     map the pruned network's own input at that layer to the teacher's output at the kept channels. Each
     layer corrects the error of the layers before it instead of passing it on (He et al., "Channel pruning
     for accelerating very deep neural networks", 2017). ``kept`` is :func:`prune`'s answer, ``x`` the model
     inputs to solve on; with ``part``, only its layers are refit (what follows it stays the teacher's).
+    With ``pull``, each 1x1 and depthwise layer's ridge pulls toward its weights as pruning left them (the
+    teacher's) instead of toward zero: inputs that do not pin a weight down leave it the teacher's.
     Returns how many layers were refit.
 
-    Pruning alone left 0.0 mask IoU; the refit, with no training, 0.91.
+    Selfie segmentation, 20% pruned: 0.0 mask IoU with no refit; refit, with no training, 0.856 (toward zero)
+    and 0.923 (pulled at 0.01).
     """
     import torch
     import torch.nn.functional as F
@@ -251,13 +262,23 @@ def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 20
             xs = cols.reshape(len(inp), m.in_channels, k, -1).permute(1, 0, 3, 2).reshape(m.in_channels, -1, k)
             ys = target.reshape(len(inp), m.out_channels, -1).permute(1, 0, 2).reshape(m.out_channels, -1, 1)
             pick = torch.randperm(xs.shape[1], generator=gen)[:rows]
-            sol = _solve(xs[:, pick], ys[:, pick], m.bias is not None)[..., 0]  # (C, k [+ 1])
+            prior = None
+            if pull:
+                prior = m.weight.detach().reshape(m.out_channels, k, 1)
+                if m.bias is not None:
+                    prior = torch.cat([prior, m.bias.detach().reshape(-1, 1, 1)], 1)
+            sol = _solve(xs[:, pick], ys[:, pick], m.bias is not None, **_ridge(pull, prior))[..., 0]  # (C, k [+ 1])
             weight, bias = sol[:, :k], sol[:, k:]
         else:
             xs = inp.permute(0, 2, 3, 1).reshape(-1, m.in_channels)
             ys = target.permute(0, 2, 3, 1).reshape(-1, m.out_channels)
             pick = torch.randperm(len(xs), generator=gen)[:rows]
-            sol = _solve(xs[pick], ys[pick], m.bias is not None)  # (Cin [+ 1], Cout)
+            prior = None
+            if pull:
+                prior = m.weight.detach().reshape(m.out_channels, m.in_channels).T
+                if m.bias is not None:
+                    prior = torch.cat([prior, m.bias.detach().reshape(1, -1)], 0)
+            sol = _solve(xs[pick], ys[pick], m.bias is not None, **_ridge(pull, prior))  # (Cin [+ 1], Cout)
             weight, bias = sol[:m.in_channels].T, sol[m.in_channels:].reshape(-1)
         with torch.no_grad():
             m.weight.copy_(weight.reshape(m.weight.shape).float())

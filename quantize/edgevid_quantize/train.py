@@ -237,7 +237,8 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                                    recipe.round_to, recipe.min_width, recipe.seed, part=part,
                                    full_convs=recipe.full_convs)
             extra["refit_layers"] = prune.refit(net, teacher, kept, torch.from_numpy(
-                data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part, full_convs=recipe.full_convs)
+                data.inputs(data.head(recipe.refit_images))), recipe.seed, part=part, full_convs=recipe.full_convs,
+                pull=recipe.refit_pull)
             losses = _fit(net, data, recipe, job.say, teacher=teacher)
         else:
             trunk = {"trunk": torch_teacher(onnx_src, work, job.card, recipe.trunk)[0]} if recipe.trunk else {}

@@ -106,3 +106,23 @@ def test_pruning_the_neck_and_head_then_refitting_keeps_the_map(detector):
     after = agreement(net)
     assert done > len(full), (done, full)
     assert after > before and after > 0.8, (before, after)
+
+
+def test_refit_pull_keeps_the_teachers_weights_where_the_inputs_do_not_decide():
+    """Two input channels that always agree leave least squares free to split their weight: a ridge toward
+    zero halves it across both, the pull toward the teacher's weights keeps the teacher's, and both fit."""
+    import torch
+
+    from edgevid_quantize import prune
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(500, 1, generator=gen)
+    x = torch.cat([a, a, torch.randn(500, 1, generator=gen)], 1)  # channels 0 and 1 are one signal
+    teacher = torch.tensor([[2.0], [0.0], [-1.0]])
+    y = x @ teacher
+    toward_zero = prune._solve(x, y, bias=False)
+    pulled = prune._solve(x, y, bias=False, ridge=0.01, prior=teacher)
+    assert torch.allclose(toward_zero[:2, 0].double(), torch.tensor([1.0, 1.0], dtype=torch.float64), atol=1e-3)
+    assert torch.allclose(pulled.double(), teacher.double(), atol=1e-3)
+    for w in (toward_zero, pulled):
+        assert torch.allclose((x.double() @ w), y.double(), atol=1e-2)

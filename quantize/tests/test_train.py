@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 MODEL = "selfie-segmentation"
 #: mask IoU against fp32 a small budget must reach (the shipped recipes' figures are in docs/quantize.md).
-#: Pruned starts from the least-squares refit (0.91 with no training), so its bar is the higher.
+#: Pruned starts from the least-squares refit (0.92 with no training), so its bar is the higher.
 SMALL_BUDGET_FLOOR = {"pruned": 0.85, "distilled": 0.70}
 
 
@@ -108,3 +108,31 @@ def test_trained_variants_run_where_asked_and_never_unasked(trained, module_home
     for kind in ("pruned", "distilled"):
         if entries[kind]["below_floor"]:
             assert kind not in chosen
+
+
+def test_each_training_map_is_the_teachers_map_of_that_input(trained, module_home):
+    """Every batch the dense-map target draws pairs each input with the teacher's own map of exactly that
+    input. The teacher is not mirror-symmetric: a flipped frame paired with the flipped map (an earlier
+    augmentation) taught the student a map the teacher does not give, and held even the teacher itself,
+    fine-tuned, at 0.90-0.93 mask IoU."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from edgevid.registry import get_registry
+    from edgevid_quantize.frames import unlabeled
+    from edgevid_quantize.pools import session
+    from edgevid_quantize.targets import Maps
+
+    entries, _ = trained
+    card = get_registry().task("segment").models["general"]
+    h, w = card.input.size
+    src = module_home / entries["fp32-onnx"]["path"]
+    data = Maps(SimpleNamespace(card=card), src, unlabeled("segment", 12, seed=3, height=h, width=w), h, w)
+    sess, name = session(src)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        x, y = data.batch(data.draw(rng, 4), rng)
+        got = sess.run(None, {name: x.numpy()})[0]
+        # the targets are stored as float16: 1e-3 is their rounding, a mirrored map differs by up to 1.0
+        assert np.abs(got - y.numpy()).max() < 2e-3
