@@ -41,6 +41,11 @@ class Recipe:
     seed: int = 0
     #: what the model outputs, so what is learned (:data:`.targets.TARGETS`)
     target: str = "maps"
+    #: a dense map's batches mirrored half the time, frame and map alike. The teacher's map of a mirrored frame
+    #: is not its mirrored map (selfie segmentation: cross-entropy 0.20 between them, 0.025 to its own), so
+    #: flips teach a map the teacher never gives; they cost the selfie model 0.02 mask IoU and the teacher,
+    #: fine-tuned, 0.035, yet the text detector's student needs them (0.782 of fp32 without, 0.946 with)
+    flips: bool = False
     #: the ONNX tensor that ends the part pruned; the rest is converted apart and kept whole (torch-pruning's
     #: grouping never finished on the recogniser's attention neck, 2% of its work)
     prune_until: str | None = None
@@ -73,8 +78,9 @@ RECIPES: dict[str, dict[str, Recipe]] = {
 # and fewer of them. Pruned: half its work is its neck's and head's full 3x3 convs; with the backbone's inner
 # channels alone the same 40% left 514 of 638 MMAC (1.22x), with them too 259 (1.66x), both reading 0.981
 RECIPES["ppocrv4-det"] = {"pruned": Recipe("pruned", steps=100, batch=8, lr=1e-4, prune_ratio=0.4, frames=256,
-                                           refit_images=32, size=(320, 320), full_convs=True),
-                          "distilled": Recipe("distilled", steps=1500, frames=768, student_width=32, size=(320, 320))}
+                                           refit_images=32, size=(320, 320), full_convs=True, flips=True),
+                          "distilled": Recipe("distilled", steps=1500, frames=768, student_width=32, size=(320, 320),
+                                              flips=True)}
 # the recogniser learns from the line crops the fp32 task cuts out of 640x480 unlabeled frames (about 2.2 each);
 # 768 frames and 1500 steps read 0.865 of fp32, twice both 0.925
 # pruned: the backbone only; 40% of inner channels at Adam 1e-4 read 0.910 of fp32 (253 MMAC, 1.64x)

@@ -36,10 +36,8 @@ _TOP_K = 4
 
 
 class Maps(Pool):
-    """The teacher's dense map for each unlabeled frame, stretched to ``h x w``. No flips: the teacher is not
-    mirror-symmetric (selfie segmentation's map of a mirrored frame is no mirrored map: cross-entropy 0.20
-    against 0.025), so a flipped frame paired with the flipped map taught the student a map the teacher does
-    not give; the unlabeled frames mirror their people already."""
+    """The teacher's dense map for each unlabeled frame, stretched to ``h x w``; with the recipe's ``flips``,
+    half the batches mirrored, frames and maps alike."""
 
     outputs = ["map"]
 
@@ -52,10 +50,21 @@ class Maps(Pool):
         # float16: half the memory
         self.y = np.concatenate([sess.run(None, {name: self.inputs([i])})[0].astype(np.float16)
                                  for i in range(len(self.pool))])
+        self.flips = bool(recipe and recipe.flips)
+        self.width_axis = 3 if nchw(job.card) else 2  # of the input and the map alike
 
     def inputs(self, idx) -> np.ndarray:
         """Pool images ``idx`` as the model takes them."""
         return image_inputs(self.pool[np.asarray(idx)], self.card)
+
+    def batch(self, idx, rng):
+        """(inputs, targets) for ``idx``; with ``flips``, both mirrored half the time."""
+        import torch
+
+        x, y = torch.from_numpy(self.inputs(idx)), self.targets(idx)
+        if self.flips and rng.random() < 0.5:
+            x, y = x.flip(self.width_axis), y.flip(self.width_axis)
+        return x, y
 
     def targets(self, idx):
         """The teacher's maps for pool images ``idx``, as a torch tensor in [0, 1]."""
