@@ -57,6 +57,12 @@ class Maps(Pool):
         """Pool images ``idx`` as the model takes them."""
         return image_inputs(self.pool[np.asarray(idx)], self.card)
 
+    def targets(self, idx):
+        """The teacher's maps for pool images ``idx``, as a torch tensor in [0, 1]."""
+        import torch
+
+        return torch.from_numpy(self.y[np.asarray(idx)].astype(np.float32)).clamp(0, 1)
+
     def batch(self, idx, rng):
         """(inputs, targets) for ``idx``; with ``flips``, both mirrored half the time."""
         import torch
@@ -65,12 +71,6 @@ class Maps(Pool):
         if self.flips and rng.random() < 0.5:
             x, y = x.flip(self.width_axis), y.flip(self.width_axis)
         return x, y
-
-    def targets(self, idx):
-        """The teacher's maps for pool images ``idx``, as a torch tensor in [0, 1]."""
-        import torch
-
-        return torch.from_numpy(self.y[np.asarray(idx)].astype(np.float32)).clamp(0, 1)
 
     @staticmethod
     def ranking_loss(out, y):
