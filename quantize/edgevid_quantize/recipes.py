@@ -43,8 +43,9 @@ class Recipe:
     target: str = "maps"
     #: a dense map's batches mirrored half the time, frame and map alike. The teacher's map of a mirrored frame
     #: is not its mirrored map (selfie segmentation: cross-entropy 0.20 between them, 0.025 to its own), so
-    #: flips teach a map the teacher never gives; they cost the selfie model 0.02 mask IoU and the teacher,
-    #: fine-tuned, 0.035, yet the text detector's student needs them (0.782 of fp32 without, 0.946 with)
+    #: flips teach a map the teacher never gives; they cost the pruned selfie model 0.02 mask IoU and the
+    #: teacher, fine-tuned, 0.035, yet students trained from scratch need the variety (text detector: 0.782 of
+    #: fp32 without, 0.946 with; selfie segmentation: 0.827 without, 0.870 with)
     flips: bool = False
     #: the ONNX tensor that ends the part pruned; the rest is converted apart and kept whole (torch-pruning's
     #: grouping never finished on the recogniser's attention neck, 2% of its work)
@@ -71,9 +72,11 @@ class Recipe:
 # for the light ridge toward zero (pull 0.1: 0.917, 1.0: 0.902); then 300 steps at Adam 3e-4 / 3e-5 / 1e-5 read
 # 0.915 / 0.928 / 0.927: a lower rate keeps training within the teacher's own noise (fine-tuned at 3e-4, the
 # unpruned teacher itself reads 0.965)
+# distilled: the student from scratch needs the mirrored frames' variety, as the text detector's does: 0.827 of
+# fp32 without flips, 0.870 with
 RECIPES: dict[str, dict[str, Recipe]] = {
     mid: {"pruned": Recipe("pruned", steps=300, lr=3e-5, prune_ratio=0.2, frames=768, refit_pull=0.01),
-          "distilled": Recipe("distilled", steps=1000, frames=768, student_width=24)}
+          "distilled": Recipe("distilled", steps=1000, frames=768, student_width=24, flips=True)}
     for mid in ("selfie-segmentation", "selfie-segmentation-landscape")
 }
 # PP-OCRv4 det is 28x the selfie model's work per frame (1.7 GMAC at 640x480): it trains on 320x320 crops,
