@@ -70,10 +70,8 @@ class Recipe:
 #: per-step class distributions.
 # selfie segmentation pruned: the refit pulled toward the teacher's weights read 0.923 with no training, against 0.856
 # for the light ridge toward zero (pull 0.1: 0.917, 1.0: 0.902); then 300 steps at Adam 3e-4 / 3e-5 / 1e-5 read
-# 0.915 / 0.928 / 0.927: a lower rate keeps training within the teacher's own noise (fine-tuned at 3e-4, the
-# unpruned teacher itself reads 0.965)
-# distilled: the student from scratch needs the mirrored frames' variety, as the text detector's does: 0.827 of
-# fp32 without flips, 0.870 with
+# 0.915 / 0.928 / 0.927 (at 3e-4 Adam's noise costs even the unpruned teacher 0.035); distilled: flips (see
+# Recipe.flips)
 RECIPES: dict[str, dict[str, Recipe]] = {
     mid: {"pruned": Recipe("pruned", steps=300, lr=3e-5, prune_ratio=0.2, frames=768, refit_pull=0.01),
           "distilled": Recipe("distilled", steps=1000, frames=768, student_width=24, flips=True)}
