@@ -68,12 +68,13 @@ class Recipe:
 
 #: model id -> kind -> recipe. Models whose output a loss can compare without decoding it: dense maps and
 #: per-step class distributions.
-# selfie segmentation pruned: the refit pulled toward the teacher's weights read 0.923 with no training, against 0.856
-# for the light ridge toward zero (pull 0.1: 0.917, 1.0: 0.902); then 300 steps at Adam 3e-4 / 3e-5 / 1e-5 read
-# 0.915 / 0.928 / 0.927 (at 3e-4 Adam's noise costs even the unpruned teacher 0.035), and 1000 steps over 1536
-# frames at 3e-5 0.927; distilled: flips (see Recipe.flips), and 2500 steps over 1536 frames rather than 1000
-# over 768 (general 0.877 vs 0.870, landscape 0.805 vs 0.740); a wider student (w=32) read 0.845 and a deeper
-# one (two blocks at strides 8-32) 0.856; the teacher's whole encoder, frozen, under a gated head 0.896 (1.1x)
+# selfie segmentation pruned: the refit pulled toward the teacher's weights read 0.923 with no training, against
+# 0.856 for the light ridge toward zero (pull 0.1: 0.917, 1.0: 0.902); then 300 steps at Adam 3e-4 / 3e-5 / 1e-5
+# read 0.915 / 0.928 / 0.927 (at 3e-4 Adam's noise costs even the unpruned teacher 0.035), and 1000 steps over 1536
+# frames at 3e-5 0.927; 10% of inner channels 0.937 (62 MMAC, 1.03x); distilled: flips (see Recipe.flips), and 2500
+# steps over 1536 frames rather than 1000 over 768 (general 0.877 vs 0.870, landscape 0.805 vs 0.740); a wider
+# student (w=32) read 0.845 and a deeper one (two blocks at strides 8-32) 0.856; the teacher's whole encoder,
+# frozen, under a gated head 0.896 (1.1x)
 RECIPES: dict[str, dict[str, Recipe]] = {
     mid: {"pruned": Recipe("pruned", steps=300, lr=3e-5, prune_ratio=0.2, frames=768, refit_pull=0.01),
           "distilled": Recipe("distilled", steps=2500, frames=1536, student_width=24, flips=True)}
