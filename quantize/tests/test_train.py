@@ -78,6 +78,23 @@ def test_training_is_cached_by_recipe(trained, module_home):
     assert again["distilled"]["recipe"]["cache_key"] == entries["distilled"]["recipe"]["cache_key"]
 
 
+def test_retraining_gives_the_same_bytes(trained, module_home):
+    """With its cache entry gone, the same recipe trains again from the start and writes the same bytes: training
+    is deterministic on one machine and thread count (the manifest's ``reproducible`` says what may differ)."""
+    import shutil
+
+    from edgevid_quantize.build import build
+
+    entries, _ = trained  # its small recipes are still in force
+    key = entries["distilled"]["recipe"]["cache_key"]
+    shutil.rmtree(module_home / "cache" / "train" / key)
+    again = {e["name"]: e for e in build("segment", ("distilled",), models=(MODEL,), say=lambda s: None)[MODEL]}
+    r = again["distilled"]["recipe"]
+    assert r["from_cache"] is False and r["cache_key"] == key
+    assert again["distilled"]["sha256"] == entries["distilled"]["sha256"]
+    assert again["distilled"]["accuracy"] == entries["distilled"]["accuracy"]
+
+
 def test_trained_variants_run_where_asked_and_never_unasked(trained, module_home):
     """Listed in the manifest; pinned by name they run on ONNX Runtime and OpenVINO with the same masks;
     below their floor, automatic selection passes them over."""
