@@ -114,6 +114,13 @@ def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exc
             "op_types": list(op_types) if op_types else "all", "excluded_nodes": list(exclude or [])}
 
 
+def _images(feeds: list[dict[str, np.ndarray]]):
+    """Each feed split along its batch axis: one image (or text line) per feed."""
+    for feed in feeds:
+        for one in zip(*(np.split(v, len(v)) for v in feed.values())):
+            yield dict(zip(feed, one))
+
+
 def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.ndarray]]) -> list[tuple[str, float]]:
     """Nodes ranked by how much their own quantization hurts, worst first: (node name, SQNR dB).
 
@@ -127,18 +134,23 @@ def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.nda
                                                          modify_model_output_intermediate_tensors)
 
     feeds = rekey(float_model, feeds)
+    producer = {o: n.name for n in onnx.load(str(float_model)).graph.node for o in n.output}
+    per_feed: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         aug = Path(tmp) / "aug.onnx"
         modify_model_output_intermediate_tensors(str(qdq_model), str(aug))
-        acts = collect_activations(str(aug), _Feeds(feeds))
-    producer = {o: n.name for n in onnx.load(str(float_model)).graph.node for o in n.output}
+        # One image at a time: every intermediate tensor of every feed at once took 21 GB for PP-OCRv4 rec's
+        # text-line batches (one batch alone, 10 GB), and the build was killed for it on a 24 GB host.
+        for feed in _images(feeds):
+            acts = collect_activations(str(aug), _Feeds([feed]))
+            for tensor, match in create_activation_matching(acts).items():
+                if tensor in producer:
+                    per_feed.setdefault(tensor, []).append(
+                        compute_signal_to_quantization_noice_ratio(match["pre_qdq"], match["post_qdq"]))
+            del acts
     ranked: dict[str, float] = {}
-    for tensor, match in create_activation_matching(acts).items():
-        node = producer.get(tensor)
-        if node is None:
-            continue
-        # per feed, then averaged: feeds may differ in shape (text lines of different widths)
-        sqnr = float(np.mean([compute_signal_to_quantization_noice_ratio(a, b)
-                              for a, b in zip(match["pre_qdq"], match["post_qdq"])]))
-        ranked[node] = min(sqnr, ranked.get(node, float("inf")))
+    for tensor, sqnrs in per_feed.items():
+        # per image, then averaged: images may differ in shape (text lines of different widths)
+        node = producer[tensor]
+        ranked[node] = min(float(np.mean(sqnrs)), ranked.get(node, float("inf")))
     return sorted(ranked.items(), key=lambda kv: kv[1])

@@ -59,6 +59,27 @@ def test_opset_upgrade_keeps_outputs(tmp_path):
     np.testing.assert_allclose(outs[1], outs[0], atol=1e-4)
 
 
+def test_sensitivity_reads_a_batch_one_image_at_a_time(tmp_path):
+    """A batched feed is ranked image by image, as if each image were its own feed: holding every intermediate
+    tensor of a whole batch of text lines took 10 GB for PP-OCRv4 rec, and 21 GB for all its feeds."""
+    from edgevid.testing.scenes_text import standard_scenes
+    from edgevid_quantize.ort_int8 import quantize, sensitivity
+
+    src = store.fetch(_det_card().reference)
+    img = standard_scenes()[0].image[:, :, ::-1].astype(np.float32) / 255.0
+    # two different 160x160 crops of a real text scene, as one batch and as two feeds
+    crops = [((img[y:y + 160, x:x + 160] - 0.5) / 0.5).transpose(2, 0, 1) for y, x in ((0, 0), (80, 160))]
+    name = "x"
+    batch = [{name: np.stack(crops)}]
+    single = [{name: c[None].copy()} for c in crops]
+    qdq = tmp_path / "q.onnx"
+    quantize(src, qdq, single)
+    by_batch, by_image = dict(sensitivity(src, qdq, batch)), dict(sensitivity(src, qdq, single))
+    assert len(by_batch) > 50 and by_batch.keys() == by_image.keys()
+    for node, sqnr in by_image.items():
+        assert by_batch[node] == pytest.approx(sqnr, abs=1e-6), node
+
+
 def test_manifest_records_every_variant(built, module_home):
     """Manifest on disk: format, precision, compression, size and sha256 of the real files, recipe with versions."""
     entries, _ = built
