@@ -202,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
     args = ap.parse_args(argv)
+    from edgevid.bench.host import metadata
+
     rows = run(args.tasks, args.rounds, args.seconds, args.threads)
+    # the host goes with the figures: int8's gain differs between CPU generations of one name
+    host = metadata(args.threads)
+    print(f"host: {host['cpu']} (family {host['cpu_family'] or '?'}), {', '.join(host['isa'])}; "
+          f"{host['cores']} cores, {args.threads} threads, load {host['loadavg']}")
     print(f"{'task':6s} {'model':24s} {'backend':12s} {'best float':22s} {'ms':>7s} {'int8 ms':>8s} "
           f"{'speed-up':>8s} {'accuracy':>8s}")
     for r in rows:
@@ -215,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"host": host, "rows": rows}, f, indent=1)
     return 0
 
 

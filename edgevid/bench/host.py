@@ -25,7 +25,8 @@ def metadata(threads: int | None) -> dict:
     load1, load5, _ = os.getloadavg()
     cores = host.cpu.cores
     return {
-        "cpu": f"{host.cpu.vendor} {host.cpu.model}".strip(), "arch": host.cpu.arch, "isa": host.cpu.features,
+        "cpu": f"{host.cpu.vendor} {host.cpu.model}".strip(), "arch": host.cpu.arch, "cpu_family": host.cpu.family,
+        "isa": host.cpu.features,
         "cores": cores, "memory_mb": host.memory_mb, "governor": host.governor,
         "loadavg": [round(load1, 2), round(load5, 2)],
         # other work on the machine skews latency: flag it rather than hide it

@@ -33,7 +33,8 @@ def run(args) -> int:
         print(json.dumps(data, indent=2))
         return 0
     cpu = data["cpu"]
-    print(f"cpu          {cpu['vendor']} {cpu['model']} ({cpu['arch']}), {cpu['cores']} usable cores"
+    family = f", family {cpu['family']}" if cpu["family"] else ""
+    print(f"cpu          {cpu['vendor']} {cpu['model']} ({cpu['arch']}{family}), {cpu['cores']} usable cores"
           + (f", board {cpu['board']}" if cpu["board"] else ""))
     print(f"isa          {', '.join(cpu['features']) or '(none recognised)'}")
     print(f"memory       {data['memory_mb']} MB" + (f", governor {data['governor']}" if data["governor"] else ""))

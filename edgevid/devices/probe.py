@@ -49,6 +49,9 @@ class Cpu:
     board: str = ""
     #: hardware threads per physical core (2 with Hyper-Threading/SMT)
     smt: int = 1
+    #: x86 ``cpu family/model`` numbers, e.g. ``26/2``: the model name alone ("AMD EPYC") does not tell a Zen 4
+    #: from a Zen 5, and int8's speed-up over float differs between them
+    family: str = ""
 
 
 @dataclass
@@ -92,8 +95,9 @@ def parse_cpuinfo(text: str, arch: str) -> Cpu:
     features = sorted({FLAG_NAMES[f] for f in flags if f in FLAG_NAMES})
     vendor = fields.get("vendor_id") or fields.get("cpu implementer", "")
     model = fields.get("model name") or fields.get("hardware") or fields.get("cpu part", "")
+    family = f"{fields['cpu family']}/{fields.get('model', '')}" if fields.get("cpu family") else ""
     return Cpu(arch=arch, vendor=vendor, model=model, features=features, cores=max(processors, 1),
-               board=fields.get("model", "") if not fields.get("model name") else "")
+               board=fields.get("model", "") if not fields.get("model name") else "", family=family)
 
 
 def _cgroup_cores(root: Path) -> float | None:

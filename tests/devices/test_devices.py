@@ -18,6 +18,8 @@ from edgevid.registry import get_registry
 
 X86_CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 143
 model name\t: Intel(R) Xeon(R) Platinum 8480+
 flags\t\t: fpu vme sse sse2 avx avx2 fma avx512f avx512bw avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8
 
@@ -57,6 +59,7 @@ def fake_root(tmp_path: Path, cpuinfo: str, board: str = "", nodes: tuple[str, .
 def test_x86_cpuinfo_features(tmp_path):
     cpu = probe.probe_cpu(fake_root(tmp_path, X86_CPUINFO), arch="x86_64")
     assert cpu.vendor == "GenuineIntel" and "Xeon" in cpu.model and cpu.cores == 2
+    assert cpu.family == "6/143" and cpu.board == ""
     assert {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx", "amx_int8"} <= set(cpu.features)
 
 
