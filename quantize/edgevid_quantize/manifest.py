@@ -23,6 +23,15 @@ def versions() -> dict[str, str]:
     return out
 
 
+def built_on() -> dict[str, Any]:
+    """The CPU a variant was built on: int8 bytes depend on VNNI (``ort_int8.saturates``), and the latencies a
+    recipe records depend on the CPU's generation."""
+    from edgevid.devices.probe import probe_cpu
+
+    cpu = probe_cpu(Path("/"))
+    return {"cpu": f"{cpu.vendor} {cpu.model}".strip(), "family": cpu.family, "arch": cpu.arch, "isa": cpu.features}
+
+
 def entry(model_id: str, name: str, fmt: str, precision: str, compression: str, path: Path, recipe: dict,
            sidecar: Path | None = None) -> dict[str, Any]:
     """A manifest entry for the built file ``path`` (and its ``sidecar``): format, precision, compression,
@@ -30,7 +39,7 @@ def entry(model_id: str, name: str, fmt: str, precision: str, compression: str, 
     home = store.home()
     e = {"name": name, "format": fmt, "precision": precision, "compression": compression,
          "path": str(path.relative_to(home)), "sha256": store.sha256_of(path), "size": path.stat().st_size,
-         "recipe": {**recipe, "versions": versions()}}
+         "recipe": {**recipe, "versions": versions(), "built_on": built_on()}}
     if sidecar is not None:
         e["sidecars"] = [{"name": sidecar.name, "sha256": store.sha256_of(sidecar), "path": str(sidecar.relative_to(home))}]
         e["size"] += sidecar.stat().st_size

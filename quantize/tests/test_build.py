@@ -93,6 +93,7 @@ def test_manifest_records_every_variant(built, module_home):
         for s in v.get("sidecars", []):
             assert store.sha256_of(module_home / s["path"]) == s["sha256"]
         assert {"onnxruntime", "openvino", "onnx", "nncf", "onnx2tf", "tensorflow-cpu"} <= set(v["recipe"]["versions"])
+        assert v["recipe"]["built_on"]["arch"] and v["recipe"]["built_on"]["cpu"]
         assert v["metric"] == "character accuracy"
         assert 0.0 <= v["accuracy"] <= 1.0
     assert entries["fp16"]["format"] == "openvino" and entries["fp16"]["compression"] == "fp16-weights"
