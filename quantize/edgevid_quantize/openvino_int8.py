@@ -22,6 +22,11 @@ from .workers import in_fresh_process
 #: Reorder nodes between int8 and float layers cost more than 8 bits save on small models.
 FLOAT_TYPES = ("GroupConvolution",)
 
+#: Models whose depthwise convolutions are quantized too, because that measured faster at the floor. PP-OCRv4
+#: det on a Zen 5 EPYC (AVX-512 VNNI): 1.90-1.93x bf16 at 0.9957 of fp32, against 1.42-1.49x at 1.000 with
+#: them float (``benchmarks/int8_speedup.py``); PP-OCRv4 rec was slower so (1.20x against 1.25x).
+DEPTHWISE_INT8 = frozenset({"ppocrv4-det"})
+
 
 #: Accuracy control's budget: at most this many revert-and-validate rounds (BlazeFace short needs more
 #: than 12 to reach the floor; ranking, not these rounds, dominates the time on the pose models).

@@ -142,8 +142,13 @@ def test_nncf_int8_meets_the_floor(built):
     model = ov.Core().read_model(str(store.home() / e["path"]))
     fq = sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
     assert fq == r["fake_quantize_nodes"] > 20
-    # depthwise convolutions stay float by design (slower in int8 on AVX-512)
-    assert r["float_types"] == ["GroupConvolution"]
+    # depthwise convolutions stay float by default (slower in int8 on AVX-512), but not in this model's IR
+    # (faster in int8 on a Zen 5 EPYC); a model left at the default keeps them float
+    from edgevid_quantize.openvino_int8 import DEPTHWISE_INT8
+
+    assert DET in DEPTHWISE_INT8 and "ppocrv4-rec" not in DEPTHWISE_INT8
+    assert r["float_types"] == []
+    assert any(op.get_type_name() == "GroupConvolution" for op in model.get_ops())
 
 
 def _tflite_ops(path) -> list[dict]:
