@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from edgevid.api import load, load_model
+from edgevid.bench.host import metadata
 from edgevid.bench.measure import Budget, time_calls
 from edgevid.models.catalog import variants
 from edgevid.models.select import Choice
@@ -202,8 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    from edgevid.bench.host import metadata
-
     rows = run(args.tasks, args.rounds, args.seconds, args.threads)
     # the host goes with the figures: int8's gain differs between CPU generations of one name
     host = metadata(args.threads)

@@ -25,7 +25,7 @@ def metadata(threads: int | None) -> dict:
     load1, load5, _ = os.getloadavg()
     cores = host.cpu.cores
     return {
-        "cpu": f"{host.cpu.vendor} {host.cpu.model}".strip(), "arch": host.cpu.arch, "cpu_family": host.cpu.family,
+        "cpu": host.cpu.name, "arch": host.cpu.arch, "cpu_family": host.cpu.family,
         "isa": host.cpu.features,
         "cores": cores, "memory_mb": host.memory_mb, "governor": host.governor,
         "loadavg": [round(load1, 2), round(load5, 2)],

@@ -53,6 +53,11 @@ class Cpu:
     #: from a Zen 5, and int8's speed-up over float differs between them
     family: str = ""
 
+    @property
+    def name(self) -> str:
+        """Vendor and model name, as reports print them."""
+        return f"{self.vendor} {self.model}".strip()
+
 
 @dataclass
 class Host:

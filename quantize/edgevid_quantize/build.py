@@ -259,9 +259,7 @@ def _int8_ov(job: _Job, src: Path) -> dict | None:
     xml = job.folder / "int8-ov" / f"{src.stem}.xml"
     try:
         recipe = openvino_int8.quantize(job.task, job.role, src, xml, job.calibration, job.heldout, job.reference,
-                                        job.floor, job.options,
-                                        float_types=() if job.card.id in openvino_int8.DEPTHWISE_INT8
-                                        else openvino_int8.FLOAT_TYPES)
+                                        job.floor, job.options, float_types=openvino_int8.float_types(job.card.id))
     except openvino_int8.NoInt8 as exc:
         job.skip(["int8-ov"], str(exc))
         shutil.rmtree(xml.parent, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib.metadata import version
 from pathlib import Path
@@ -23,13 +24,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+@functools.cache
 def built_on() -> dict[str, Any]:
     """The CPU a variant was built on: int8 bytes depend on VNNI (``ort_int8.saturates``), and the latencies a
     recipe records depend on the CPU's generation."""
     from edgevid.devices.probe import probe_cpu
 
     cpu = probe_cpu(Path("/"))
-    return {"cpu": f"{cpu.vendor} {cpu.model}".strip(), "family": cpu.family, "arch": cpu.arch, "isa": cpu.features}
+    return {"cpu": cpu.name, "family": cpu.family, "arch": cpu.arch, "isa": cpu.features}
 
 
 def entry(model_id: str, name: str, fmt: str, precision: str, compression: str, path: Path, recipe: dict,

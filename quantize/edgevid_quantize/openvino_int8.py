@@ -28,6 +28,11 @@ FLOAT_TYPES = ("GroupConvolution",)
 DEPTHWISE_INT8 = frozenset({"ppocrv4-det"})
 
 
+def float_types(model_id: str) -> tuple[str, ...]:
+    """The layer types model ``model_id`` keeps float in its int8 IR (:data:`FLOAT_TYPES`, :data:`DEPTHWISE_INT8`)."""
+    return () if model_id in DEPTHWISE_INT8 else FLOAT_TYPES
+
+
 #: Accuracy control's budget: at most this many revert-and-validate rounds (BlazeFace short needs more
 #: than 12 to reach the floor; ranking, not these rounds, dominates the time on the pose models).
 MAX_REVERT_ITERATIONS = 24
