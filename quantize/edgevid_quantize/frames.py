@@ -78,9 +78,12 @@ def _pose() -> tuple[list[np.ndarray], list[np.ndarray]]:
     # other places, scales and turns than the test set (which uses the centre, 0.55/0.8, 0/-30/60/180 deg)
     calib = [sp.scene(bg, center=(280 + 20 * i, 250 - 10 * i), scale=0.65 + 0.05 * (i % 3), angle=(15, -45, 90, 200)[i % 4])
              for i, bg in enumerate(sp.BACKGROUNDS)]
-    # half the test set's backgrounds: accuracy control re-runs the two-stage task on every frame per round
-    held = [sp.scene(bg, scale=s, angle=a) for bg in sp.BACKGROUNDS[::2] for a in (0.0, -30.0, 60.0, 180.0)
-            for s in (0.55, 0.8)]
+    # a full-body person, on half the test set's backgrounds (accuracy control re-runs the two-stage task on every
+    # frame per round). Not the astronaut: on her portrait fp32 calls the knees it guesses visible in 95% of frames,
+    # and int8-ov's landmark model read 0.85 there against 0.98 on a whole person, its misses on the guessed points
+    walker = sp.walker()
+    held = [sp.scene(bg, scale=s, angle=a, content=walker) for bg in sp.BACKGROUNDS[::2]
+            for a in (0.0, -30.0, 60.0, 180.0) for s in (0.6, 0.7)]
     return [s.image for s in calib], [s.image for s in held]
 
 

@@ -98,3 +98,26 @@ def test_task_is_registered_through_its_entry_point(edgevid_registry):
     assert set(PoseTask.models) == {"detector", "landmarks"}
     for card in PoseTask.models.values():
         assert card.license == "Apache-2.0" and card.reference.format == "tflite"
+
+
+def test_walker_is_a_whole_person_unlike_the_portrait(pose_loader):
+    """The full-body photo the build's held-out pose frames use (``scenes_pose.walker``, from a pinned wheel,
+    sha256-verified): fp32 sees his knees, ankles and feet, each below the joint above it, inside the photo.
+    On the astronaut portrait, cut at the chest, the same model puts its guessed knees on her suit and calls
+    them visible: why her frames are not the held-out set."""
+    task = pose_loader("tflite", track=False)
+    try:
+        photo = scenes_pose.walker()
+        assert photo.shape == (680, 185, 3)
+        k = task(scenes_pose.scene("coffee", scale=0.7, content=photo).image).keypoints[0]
+        knees, ankles, feet = k[[25, 26], :], k[[27, 28], :], k[[31, 32], :]
+        assert (k[[23, 24, 25, 26, 27, 28, 31, 32], 2] > 0.5).all(), k[:, 2]
+        # top to bottom, and from the shoulders to the feet more than half the photo's height (476 px at scale 0.7)
+        assert k[[11, 12], 1].max() < k[[23, 24], 1].min() < knees[:, 1].min()
+        assert knees[:, 1].max() < ankles[:, 1].min() and ankles[:, 1].mean() < feet[:, 1].mean() + 20
+        assert 238 < feet[:, 1].mean() - k[[11, 12], 1].mean() < 476
+        portrait = task(scenes_pose.scene("coffee", scale=0.7).image).keypoints[0]
+        top, bottom = 240 - 0.35 * 512, 240 + 0.35 * 512
+        assert (portrait[[25, 26], 2] > 0.5).any() and (top < portrait[[25, 26], 1]).all() and (portrait[[25, 26], 1] < bottom).all()
+    finally:
+        task.close()
