@@ -255,14 +255,16 @@ def _add_faces(frame: np.ndarray, rng) -> None:
 
 
 def _add_pose_person(frame: np.ndarray, rng) -> None:
-    """Paste, seven times in eight, the pose scenes' person photo scaled 0.3x-1.1x, turned by any angle
+    """Paste, seven times in eight, a person photo (the astronaut's portrait or, half the time, the man in black
+    of ``scenes_pose.walker("passer")``) scaled 0.3x-1.1x, turned by any angle
     (a third of frames upright within 20 degrees), anywhere its centre stays on the frame."""
     from edgevid.testing import scenes_pose as sp
 
     if rng.random() >= 0.875:
         return
     height, width = frame.shape[:2]
-    src = sp.person()
+    # half of them a whole person: on the astronaut's portrait the teacher's hips, legs and feet are guesses
+    src = sp.person() if rng.random() < 0.5 else sp.walker("passer")
     angle = rng.uniform(-20, 20) if rng.random() < 1 / 3 else rng.uniform(-180, 180)
     m = sp.placement((src.shape[1], src.shape[0]), (rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height),
                      rng.uniform(0.3, 1.1), angle)
