@@ -138,8 +138,8 @@ NO_RECIPE["blazepose-detector"] = {
                  "the detector's regressed keypoints, and their error moves every landmark",
     "pruned": "its channels sit on one zero-padded residual stream, as BlazeFace's do; pruned in depth instead, "
               "3 of its 13 residual blocks bypassed (370 vs 443 MMAC, 1.10x on ONNX Runtime) read 0.669 of fp32's "
-              "keypoint score and 8 of them (276 MMAC, 1.34x) 0.678 (floor 0.95): any change to the two "
-              "alignment keypoints moves every landmark (OpenVINO's int8 reads 0.82)"}
+              "keypoint score and 8 of them (276 MMAC, 1.34x) 0.678 (floor 0.95), on the astronaut's frames; on the "
+              "whole-person held-out frames 3 bypassed read 0.572 (1.07x), where its int8 variants read 0.991-0.998"}
 
 
 # the landmark model learns every output the teacher gives for the crops the fp32 pose task cuts (:mod:`.keypoints`)
@@ -151,7 +151,8 @@ NO_RECIPE["blazepose-landmark-full"] = {
               "made it worse (10%: 29% after 300 steps at Adam 3e-4); bypassing 10% of its work in residual blocks "
               "left 98% over 8 pixels; with the refit pulled toward the teacher's weights (refit_pull=0.01) and no "
               "training, 30% read 0.797 and 10% (360 MMAC, 1.05x) 0.848, and 10% then fine-tuned 300 steps at "
-              "Adam 3e-5 0.814",
+              "Adam 3e-5 0.814; on the whole-person held-out frames, half its training frames a whole person too, 30% "
+              "read 0.504 (1.24x) and 10% 0.560 (1.07x), where its int8-ov variant reads 0.994",
     "distilled": "no student yet: the model's 39 keypoints, heatmaps, mask and world points need an architecture "
                  "of their own, and pruning, which keeps the teacher's, already loses the keypoints (see pruned)"}
 
