@@ -139,7 +139,8 @@ NO_RECIPE["blazepose-detector"] = {
     "pruned": "its channels sit on one zero-padded residual stream, as BlazeFace's do; pruned in depth instead, "
               "3 of its 13 residual blocks bypassed (370 vs 443 MMAC, 1.10x on ONNX Runtime) read 0.669 of fp32's "
               "keypoint score and 8 of them (276 MMAC, 1.34x) 0.678 (floor 0.95), on the astronaut's frames; on the "
-              "whole-person held-out frames 3 bypassed read 0.572 (1.07x), where its int8 variants read 0.991-0.998"}
+              "whole-person held-out frames 3 bypassed read 0.572 (1.07x) trained on the astronaut alone and 0.903 with "
+              "half its training frames a whole person, where its int8 variants read 0.991-0.998"}
 
 
 # the landmark model learns every output the teacher gives for the crops the fp32 pose task cuts (:mod:`.keypoints`)
