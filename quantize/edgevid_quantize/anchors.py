@@ -16,7 +16,7 @@ class Anchors(Pool):
     def __init__(self, job, src, frames: list[np.ndarray], h: int, w: int, recipe=None) -> None:
         self.card = job.card
         # (stride, anchors per cell) per feature map, which the student emits and the peak term pools over
-        self.layout, self.peak_weight = recipe.anchors, recipe.peak_weight
+        self.layout, self.peak_weight, self.score_weight = recipe.anchors, recipe.peak_weight, recipe.score_weight
         self.pool = task_pool(job, frames)
         sess, name = session(src)
         outs = sess.get_outputs()
@@ -47,10 +47,10 @@ class Anchors(Pool):
 
     def loss(self, out, y):
         """Binary cross-entropy of the student's scores against the teacher's probabilities, anchors weighted
-        up where the teacher or the student sees a subject, the same for the highest score around each
-        anchor (times the recipe's ``peak_weight``), plus the mean absolute regression error (input pixels / 8) on
-        the anchors in proportion to the teacher's score: the decoder reads a box only where the score is
-        high, so elsewhere the regressors are noise to ignore."""
+        up where the teacher or the student sees a subject (times the recipe's ``score_weight``), the same for
+        the highest score around each anchor (times its ``peak_weight``), plus the mean absolute regression
+        error (input pixels / 8) on the anchors in proportion to the teacher's score: the decoder reads a box
+        only where the score is high, so elsewhere the regressors are noise to ignore."""
         import torch
 
         reg_t, p_t = y
@@ -58,8 +58,8 @@ class Anchors(Pool):
         # ~10 of 896 anchors fire on a face: unweighted, the empty background rules the loss. Anchors where
         # the student fires weigh as much: its false alarms were on parts of faces cut by a tile's border
         weight = 1 + 20 * torch.maximum(p_t, torch.sigmoid(logits.detach()))
-        cls = (torch.nn.functional.binary_cross_entropy_with_logits(logits, p_t, reduction="none") * weight).sum() \
-            / weight.sum()
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, p_t, reduction="none")
+        cls = (self.score_weight * bce * weight).sum() / weight.sum()
         err = (out[self.reg_at] - reg_t).abs().mean(-1)
         # the decoder keeps an anchor whose score clears a fixed threshold (0.5-0.6): a student that cannot
         # place a face's peak on one anchor as sharply as the teacher spreads it over its neighbours, each

@@ -58,6 +58,8 @@ class Recipe:
     anchors: tuple[tuple[int, int], ...] = ()
     #: weight of an SSD detector's peak term (:meth:`.anchors.Anchors.loss`)
     peak_weight: float = 1.0
+    #: weight of an SSD detector's plain score term against its regression term (:meth:`.anchors.Anchors.loss`)
+    score_weight: float = 1.0
     #: depth pruning: the fraction of the teacher's conv work to remove by bypassing its least needed residual
     #: blocks (:mod:`.depth`), for models whose channels all sit on one residual stream; 0 prunes channels
     drop: float = 0.0
@@ -122,6 +124,16 @@ for _mid, _layout, _frames, _peak in (("blazeface-short", ((8, 2), (16, 6)), 153
 RECIPES["blazeface-full"]["pruned"] = Recipe("pruned", steps=600, batch=32, lr=3e-4, frames=768, size=(480, 640),
                                              target="anchors", anchors=((4, 1),), drop=0.3)
 
+# BlazePose's detector is pruned in depth as well: 15% of its work (3 of its 13 residual blocks) bypassed. Trained on
+# the astronaut alone it read 0.572 of fp32 on the whole-person held-out frames; with the man in black on half the
+# frames 0.903, its person scores there far under the teacher's (2 of 24 frames under the 0.5 threshold). Weighting
+# the alignment keypoints' regressors 4x read 0.908, a peak term 3x 0.823, the score term 4x 0.911, and then 1800
+# steps 0.703 and 1536 frames 0.779: more of the same frames fit them, not the task. More people
+# (frames._POSE_PEOPLE: two more men and the cameraman), recoloured, with the score term 4x, read 0.951
+RECIPES["blazepose-detector"] = {"pruned": Recipe("pruned", steps=600, batch=32, lr=3e-4, frames=768, size=(480, 640),
+                                                  target="anchors", anchors=((8, 2), (16, 2), (32, 6)), drop=0.15,
+                                                  score_weight=4.0)}
+
 #: model id -> kind -> why there is no recipe (what the manifest says instead of the generic note)
 NO_RECIPE = {"blazeface-short": {
     "pruned": "BlazeFace's channels all sit on its residual stream, which grows by zero-padding: torch-pruning "
@@ -137,18 +149,7 @@ NO_RECIPE["blazepose-detector"] = {
                  "0.587 of fp32's keypoint score (floor 0.90): the task builds the landmark model's ROI from two of "
                  "the detector's regressed keypoints, and their error moves every landmark; on the whole-person held-out "
                  "frames, half its training frames a whole person, it read 0.356 (10.3x): it missed him in 12 of the "
-                 "24 frames and turned him upside down in 2",
-    "pruned": "its channels sit on one zero-padded residual stream, as BlazeFace's do; pruned in depth instead, "
-              "3 of its 13 residual blocks bypassed (370 vs 443 MMAC, 1.10x on ONNX Runtime) read 0.669 of fp32's "
-              "keypoint score and 8 of them (276 MMAC, 1.34x) 0.678 (floor 0.95), on the astronaut's frames; on the "
-              "whole-person held-out frames 3 bypassed read 0.572 (1.07x) trained on the astronaut alone and 0.903 with "
-              "half its training frames a whole person, where its int8 variants read 0.991-0.998; its regions there "
-              "lie within 5% of fp32's centre and 10% of its side, but its person scores are lower (0.54-0.96 "
-              "against 0.83-0.98) and 2 of the 24 frames fall under the 0.5 threshold; weighting the two "
-              "alignment keypoints' regressors 4x read 0.908, and a peak term weighted 3x 0.823 (4 frames missed); "
-              "the plain score term weighted 4x read 0.911 (the same 2 frames missed) and, trained 1800 steps, "
-              "0.703 (7 missed), and on 1536 frames 0.779 (5 missed): its misses gather on the same held-out "
-              "frames, the walker turned on two backdrops, whatever the budget"}
+                 "24 frames and turned him upside down in 2"}
 
 
 # the landmark model learns every output the teacher gives for the crops the fp32 pose task cuts (:mod:`.keypoints`)

@@ -43,12 +43,15 @@ from .recipes import FLOORS, RECIPES, Recipe
 
 
 def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
+    from edgevid import testing
     from edgevid.models.store import sha256_of
 
     # the training code itself is part of the recipe: a change to the loss or the student retrains
     code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
                                                              "targets.py", "pools.py", "anchors.py", "keypoints.py",
                                                              "to_torch.py", "depth.py")]
+    # and the scenes the unlabeled frames are composed of (which photos, which people)
+    code += [sha256_of(p) for p in sorted(Path(testing.__file__).parent.glob("scenes_*.py"))]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
     blob = {"source": source_sha256, "recipe": asdict(recipe), "calib": calib, "code": code,
             "versions": {p: version(p) for p in ("torch", "onnx2torch", "torch-pruning", "tf2onnx", "edgevid-quantize")}}
