@@ -112,10 +112,14 @@ class TinyDet(nn.Module):
     ``layout`` lists (stride, anchors per cell) of each feature map. Separable convs go down to the
     coarsest stride (at least 16), two at each stride past 4; a top-down path (upsample, add a 1x1 lateral) carries that
     context back to the finer maps, and 1x1 heads make each map's anchors.
+
+    With ``trunk``, the encoder starts from the teacher's own first layers, frozen (batch norms included), which
+    take the model's input as it comes and give NCHW maps of ``trunk_out`` = (channels, stride); the student's own
+    layers go on from that stride, which must be no coarser than the finest feature map.
     """
 
     def __init__(self, size: int, layout, values: int, width: int = 16, scores_first: bool = False,
-                 nchw: bool = False) -> None:
+                 nchw: bool = False, trunk: nn.Module | None = None, trunk_out: tuple[int, int] = (0, 2)) -> None:
         super().__init__()
         self.layout, self.values, self.nchw, self.scores_first = tuple(layout), values, nchw, scores_first
         self.reg_scale = size / 8  # regressors are input pixels (a face box is 10-100): the head starts near 1
@@ -123,12 +127,19 @@ class TinyDet(nn.Module):
         # context of a coarser one (encoding to stride 4 only read 0.900 F1 of fp32)
         deepest = max(16, *(s for s, _ in layout)).bit_length() - 1
         w = [int(width * k) for k in (1, 1.5, 2, 3, 4, 5, 6)[:deepest]]
-        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
-        self.down = nn.ModuleList(
-            nn.Sequential(_block(w[i], w[i + 1], 2), *([_block(w[i + 1], w[i + 1], 1)] if i >= 1 else []))
-            for i in range(deepest - 1))
         out_levels = sorted({s for s, _ in layout})
         self.levels = [s.bit_length() - 2 for s in out_levels]  # index into the encoder's maps (stride 2 is 0)
+        self.trunk, self.start = None, 0  # start: the index of the first map the student's layers see
+        if trunk is None:
+            self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        else:
+            self.trunk, self.start = trunk.requires_grad_(False), trunk_out[1].bit_length() - 2
+            if self.start > self.levels[0]:
+                raise ValueError(f"the trunk ends at stride {trunk_out[1]}, past the finest feature map's")
+            w[self.start] = trunk_out[0]
+        self.down = nn.ModuleList(
+            nn.Sequential(_block(w[i], w[i + 1], 2), *([_block(w[i + 1], w[i + 1], 1)] if i >= 1 else []))
+            for i in range(self.start, deepest - 1))
         lat = w[self.levels[0]]
         self.lateral = nn.ModuleList(nn.Conv2d(w[i], lat, 1) for i in range(self.levels[0], deepest))
         self.refine = nn.ModuleList(_block(lat, lat, 1) for _ in out_levels)
@@ -137,9 +148,19 @@ class TinyDet(nn.Module):
         self.cls = nn.ModuleList(nn.Conv2d(lat, per[s], 1) for s in out_levels)
         self.first = self.levels[0]
 
+    def train(self, mode: bool = True) -> "TinyDet":
+        """Training mode for the student's own layers only: a trunk keeps the teacher's statistics."""
+        super().train(mode)
+        if self.trunk is not None:
+            self.trunk.eval()
+        return self
+
     def forward(self, x: torch.Tensor):
         """Image in the model's input scale -> (regressors, score logits), or (score logits, regressors)."""
-        feats = [self.stem(x if self.nchw else x.permute(0, 3, 1, 2))]
+        if self.trunk is None:
+            feats = [self.stem(x if self.nchw else x.permute(0, 3, 1, 2))]
+        else:  # the maps before the trunk's are never read: the laterals start at the finest output map
+            feats = [None] * self.start + [self.trunk(x)]
         for block in self.down:
             feats.append(block(feats[-1]))
         # top-down, coarsest first: each finer map adds the coarser map's context

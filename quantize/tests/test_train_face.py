@@ -42,6 +42,30 @@ def _small_fast_and_accurate(e: dict, work: float) -> None:
     assert e["accuracy"] >= SMALL_BUDGET_FLOOR, e["accuracy"]
 
 
+def test_a_students_trunk_stays_the_teachers():
+    """A trunk is frozen: training mode leaves its batch norms on their running statistics, and a training step
+    moves the student's own layers only. A trunk that ends past the finest feature map is refused."""
+    import torch
+
+    from edgevid_quantize.students import TinyDet
+
+    torch.manual_seed(0)
+    layout = ((8, 2), (16, 2), (32, 6))
+    net = TinyDet(224, layout, 12, width=8, trunk=_trunk(8), trunk_out=(12, 8)).train()
+    assert not net.trunk.training and all(m.training for n, m in net.named_modules() if not n.startswith("trunk"))
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    stats = net.trunk[1].running_mean.clone()
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-2)
+    reg, score = net(torch.rand(2, 224, 224, 3))
+    (reg.square().mean() + score.mean()).backward()
+    opt.step()
+    moved = {n for n, p in net.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and not any(n.startswith("trunk.") for n in moved), moved
+    assert torch.equal(net.trunk[1].running_mean, stats)
+    with pytest.raises(ValueError, match="stride 16, past the finest"):
+        TinyDet(224, layout, 12, width=8, trunk=_trunk(16), trunk_out=(12, 16))
+
+
 @pytest.mark.slow
 def test_distilled_detector_finds_the_faces_the_teacher_finds(distilled):
     """A student of a fifth of the teacher's work, trained from scratch, finds the held-out scenes' faces as the
@@ -108,18 +132,34 @@ def test_distilled_detector_keeps_the_teachers_outputs(distilled, module_home):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("layout,size", [(((8, 2), (16, 6)), 128), (((4, 1),), 192), (((8, 2), (16, 2), (32, 6)), 224)])
-def test_student_emits_each_anchor_where_the_teacher_does(layout, size):
+def _trunk(stride: int):
+    """A stand-in for a teacher's first layers: NHWC image in, NCHW maps at ``stride`` out, 12 channels."""
+    import torch
+
+    class Trunk(torch.nn.Sequential):
+        def forward(self, x):
+            return super().forward(x.permute(0, 3, 1, 2))
+
+    convs = [torch.nn.Conv2d(3 if i == 0 else 12, 12, 3, 2, 1) for i in range(stride.bit_length() - 1)]
+    return Trunk(*[m for c in convs for m in (c, torch.nn.BatchNorm2d(12), torch.nn.Hardswish())])
+
+
+@pytest.mark.parametrize("layout,size,trunk", [(((8, 2), (16, 6)), 128, 0), (((4, 1),), 192, 0),
+                                               (((8, 2), (16, 2), (32, 6)), 224, 0),
+                                               (((8, 2), (16, 2), (32, 6)), 224, 8)])
+def test_student_emits_each_anchor_where_the_teacher_does(layout, size, trunk):
     """Each of the student's anchors looks at the input around that anchor's centre as MediaPipe's anchor
     generator places it: the centre of the input gradient of an anchor's score lies within a stride of it (strided convs with
-    symmetric padding centre a cell half a stride up and left; an anchor out of order is cells away)."""
+    symmetric padding centre a cell half a stride up and left; an anchor out of order is cells away). The same
+    when the student starts from a trunk of the teacher's layers."""
     import torch
 
     from edgevid.vision.ssd import anchors
     from edgevid_quantize.students import TinyDet
 
     torch.manual_seed(0)
-    net = TinyDet(size, layout, 16, width=8).eval()
+    on = {"trunk": _trunk(trunk), "trunk_out": (12, trunk)} if trunk else {}
+    net = TinyDet(size, layout, 16, width=8, **on).eval()
     strides = tuple(s for s, a in layout for _ in range(a // (2 if a % 2 == 0 else 1)))
     per = 2 if all(a % 2 == 0 for _, a in layout) else 1
     centres = anchors(size, strides, per) * size
