@@ -133,14 +133,12 @@ def bypass(gm, blocks: list[Block]) -> None:
     gm.recompile()
 
 
-def shallower(teacher, x, target, loss, drop: float, pinned: tuple[str, ...] = ()):
+def shallower(teacher, x, target, loss, drop: float):
     """A copy of ``teacher`` with its least needed residual blocks bypassed until ``drop`` of its conv work is
     gone; returns ``(student, bypassed blocks)``.
 
     Each block is ranked by the distillation loss ``loss(output, target)`` of the teacher with that block
-    alone bypassed, on inputs ``x``: the cheapest in loss go first, whatever their size. ``pinned`` names the
-    blocks (their adds) to bypass instead, whatever ``x`` ranks: the ranking of close blocks turns on which
-    frames it is made on.
+    alone bypassed, on inputs ``x``: the cheapest in loss go first, whatever their size.
     """
     import copy
 
@@ -149,15 +147,6 @@ def shallower(teacher, x, target, loss, drop: float, pinned: tuple[str, ...] = (
     from .prune import rows_of
 
     blocks = residual_blocks(teacher, x)
-    if pinned:
-        by_add = {b.add: b for b in blocks}
-        missing = [a for a in pinned if a not in by_add]
-        if missing:
-            raise ValueError(f"no residual block ends at {', '.join(missing)} (have: {', '.join(by_add)})")
-        chosen = [by_add[a] for a in pinned]
-        student = copy.deepcopy(teacher)
-        bypass(student, chosen)
-        return student, chosen
     total = sum(_conv_macs(teacher, x).values())
 
     def cost(block: Block) -> float:

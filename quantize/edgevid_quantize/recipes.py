@@ -63,9 +63,6 @@ class Recipe:
     #: depth pruning: the fraction of the teacher's conv work to remove by bypassing its least needed residual
     #: blocks (:mod:`.depth`), for models whose channels all sit on one residual stream; 0 prunes channels
     drop: float = 0.0
-    #: depth pruning: the residual blocks to bypass, by the name of their add, rather than those the frames
-    #: rank least needed (then ``drop`` is unused)
-    blocks: tuple[str, ...] = ()
     #: distilled: the ONNX tensor up to which the student is the teacher itself, frozen; the student's own, smaller
     #: layers follow (:class:`.students.TrunkCls`). None: the student is trained from scratch
     trunk: str | None = None

@@ -58,19 +58,6 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _tool(kind: str, recipe: Recipe, net) -> str:
-    """How a variant was made, for its manifest."""
-    if kind == "pruned" and (recipe.drop or recipe.blocks):
-        which = "the recipe's" if recipe.blocks else "the least needed"
-        return (f"onnx2torch + depth pruning ({which} residual blocks bypassed) + least-squares refit + "
-                "feature distillation")
-    if kind == "pruned":
-        return ("onnx2torch + torch-pruning (inner channels, Taylor importance, global) + least-squares refit + "
-                "feature distillation")
-    trunk = f" (the teacher's layers up to {recipe.trunk}, frozen, and a head of its own)" if recipe.trunk else ""
-    return f"distillation into {type(net).__name__}{trunk}"
-
-
 def _train_mode(net, frozen_norms: bool) -> None:
     """``net`` in training mode; with ``frozen_norms`` (a pruned copy of the teacher), its batch norms stay in
     eval mode: batches of 8-16 crops would replace the running statistics the teacher's features were made
@@ -241,9 +228,8 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         if kind == "pruned":
             first = data.head(64)
             x, part = torch.from_numpy(data.inputs(first)), None
-            if recipe.drop or recipe.blocks:  # in depth: the channels form one group
-                net, gone = depth.shallower(teacher, x, data.targets(first), data.ranking_loss, recipe.drop,
-                                            recipe.blocks)
+            if recipe.drop:  # in depth: the channels form one group
+                net, gone = depth.shallower(teacher, x, data.targets(first), data.ranking_loss, recipe.drop)
                 extra["bypassed_blocks"], kept = [b.add for b in gone], {}
             else:
                 net = copy.deepcopy(teacher)
@@ -266,7 +252,13 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
         macs = {"macs": _macs(net, example), "fp32_macs": fp32_macs}
         log = {**macs, **extra, "training_examples": len(data), "loss_every_tenth": losses,
                "train_seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads(),
-               "tool": _tool(kind, recipe, net)}
+               "tool": ("onnx2torch + torch-pruning (inner channels, Taylor importance, global) + least-squares "
+                        "refit + feature distillation" if kind == "pruned" and not recipe.drop else
+                        "onnx2torch + depth pruning (the least needed residual blocks bypassed) + least-squares "
+                        "refit + feature distillation" if kind == "pruned" else
+                        f"distillation into {type(net).__name__}" + (
+                            f" (the teacher's layers up to {recipe.trunk}, frozen, and a head of its own)"
+                            if recipe.trunk else ""))}
         (work / "log.json").write_text(json.dumps(log))
         shutil.rmtree(cache, ignore_errors=True)
         work.rename(cache)

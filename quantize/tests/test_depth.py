@@ -74,29 +74,6 @@ def test_bypassing_a_block_keeps_the_rest_of_the_teacher(classifier):
     assert torch.equal(got.argmax(-1), want.argmax(-1)), (got, want)
 
 
-def test_pinned_blocks_are_bypassed_whatever_the_ranking(classifier):
-    """A recipe that names its blocks gets exactly those, in its order, even the ones the ranking puts last and
-    whatever ``drop`` says; a name that ends no block is a one-line error listing the blocks there are."""
-    import torch
-
-    from edgevid_quantize import depth
-
-    net, x = classifier
-    x = torch.from_numpy(x)
-    with torch.no_grad():
-        want = net(x)
-    loss = lambda o, y: ((o - y) ** 2).sum()  # noqa: E731
-    _, ranked = depth.shallower(net, x, want, loss, 1.0)  # every block, least needed first
-    pinned = (ranked[-1].add, ranked[0].add)
-    student, gone = depth.shallower(net, x, want, loss, 0.0, pinned)
-    assert tuple(b.add for b in gone) == pinned
-    assert {n.name for n in student.graph.nodes}.isdisjoint(pinned)
-    assert sum(depth._conv_macs(student, x).values()) == (sum(depth._conv_macs(net, x).values())
-                                                         - sum(b.macs for b in gone))
-    with pytest.raises(ValueError, match="no residual block ends at nowhere .have: "):
-        depth.shallower(net, x, want, loss, 0.0, ("nowhere",))
-
-
 def test_a_unet_skip_connection_is_not_a_block():
     """``up(down(x)) + x`` holds the whole deeper network, with its own residual block inside: only that inner
     block is a candidate."""
