@@ -66,6 +66,26 @@ def test_a_students_trunk_stays_the_teachers():
         TinyDet(224, layout, 12, width=8, trunk=_trunk(16), trunk_out=(12, 16))
 
 
+def test_an_ssd_target_builds_its_student_on_a_trunk():
+    """The SSD target (:class:`edgevid_quantize.anchors.Anchors`) reads the trunk's channels and stride off its
+    maps for the pose detector's input, and its student emits the teacher's 2254 anchors from them."""
+    import torch
+
+    from edgevid.registry import get_registry
+    from edgevid_quantize.anchors import Anchors
+
+    data = Anchors.__new__(Anchors)
+    data.card = get_registry().task("pose").models["detector"]
+    data.pool = np.zeros((1, 224, 224, 3), np.uint8)
+    data.size, data.layout, data.keypoints, data.score_at = 224, ((8, 2), (16, 2), (32, 6)), 4, 1
+    net = data.student(8, trunk=_trunk(8)).eval()
+    assert net.trunk is not None and net.start == 2  # the stride-8 map
+    with torch.no_grad():
+        reg, score = net(torch.from_numpy(data.inputs([0])))
+    assert reg.shape == (1, 2254, 12) and score.shape == (1, 2254, 1)
+    assert data.student(8).trunk is None
+
+
 @pytest.mark.slow
 def test_distilled_detector_finds_the_faces_the_teacher_finds(distilled):
     """A student of a fifth of the teacher's work, trained from scratch, finds the held-out scenes' faces as the
