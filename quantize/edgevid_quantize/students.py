@@ -115,7 +115,7 @@ class TinyDet(nn.Module):
 
     With ``trunk``, the encoder starts from the teacher's own first layers, frozen (batch norms included), which
     take the model's input as it comes and give NCHW maps of ``trunk_out`` = (channels, stride); the student's own
-    layers go on from that stride, which must be no coarser than the finest feature map.
+    layers go on from that stride. Feature maps finer than the trunk's are its coarser map, upsampled.
     """
 
     def __init__(self, size: int, layout, values: int, width: int = 16, scores_first: bool = False,
@@ -134,14 +134,15 @@ class TinyDet(nn.Module):
             self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
         else:
             self.trunk, self.start = trunk.requires_grad_(False), trunk_out[1].bit_length() - 2
-            if self.start > self.levels[0]:
-                raise ValueError(f"the trunk ends at stride {trunk_out[1]}, past the finest feature map's")
+            if self.start >= deepest:
+                raise ValueError(f"the trunk ends at stride {trunk_out[1]}, past the coarsest feature map's")
             w[self.start] = trunk_out[0]
         self.down = nn.ModuleList(
             nn.Sequential(_block(w[i], w[i + 1], 2), *([_block(w[i + 1], w[i + 1], 1)] if i >= 1 else []))
             for i in range(self.start, deepest - 1))
         lat = w[self.levels[0]]
-        self.lateral = nn.ModuleList(nn.Conv2d(w[i], lat, 1) for i in range(self.levels[0], deepest))
+        self.lat0 = max(self.levels[0], self.start)  # the first map with a lateral: maps finer than a trunk's have none
+        self.lateral = nn.ModuleList(nn.Conv2d(w[i], lat, 1) for i in range(self.lat0, deepest))
         self.refine = nn.ModuleList(_block(lat, lat, 1) for _ in out_levels)
         per = {s: sum(a for t, a in layout if t == s) for s in out_levels}
         self.reg = nn.ModuleList(nn.Conv2d(lat, per[s] * values, 1) for s in out_levels)
@@ -159,15 +160,18 @@ class TinyDet(nn.Module):
         """Image in the model's input scale -> (regressors, score logits), or (score logits, regressors)."""
         if self.trunk is None:
             feats = [self.stem(x if self.nchw else x.permute(0, 3, 1, 2))]
-        else:  # the maps before the trunk's are never read: the laterals start at the finest output map
+        else:  # the maps before the trunk's are never read
             feats = [None] * self.start + [self.trunk(x)]
         for block in self.down:
             feats.append(block(feats[-1]))
         # top-down, coarsest first: each finer map adds the coarser map's context
         maps, y = {}, None
         for i in range(len(feats) - 1, self.first - 1, -1):
-            lat = self.lateral[i - self.first](feats[i])
-            y = lat if y is None else nn.functional.interpolate(y, size=lat.shape[-2:], mode="nearest") + lat
+            if i < self.lat0:
+                y = nn.functional.interpolate(y, scale_factor=2, mode="nearest")
+            else:
+                lat = self.lateral[i - self.lat0](feats[i])
+                y = lat if y is None else nn.functional.interpolate(y, size=lat.shape[-2:], mode="nearest") + lat
             maps[i] = y
         regs, scores = [], []
         for k, level in enumerate(self.levels):
