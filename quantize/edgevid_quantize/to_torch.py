@@ -141,3 +141,16 @@ def torch_teacher(src: Path, work: Path, card, until: str | None = None):
     for name, (ins, outs) in parts.items():
         onnx.utils.extract_model(str(flexible), str(work / f"{name}.onnx"), ins, outs)
     return torch.nn.Sequential(*(onnx2torch.convert(str(work / f"{n}.onnx")) for n in parts)).eval()
+
+
+def torch_trunk(src: Path, work: Path, card, until: str):
+    """The fp32 ONNX model's layers up to tensor ``until``, as a torch module in eval mode: a student's trunk.
+    Unlike :func:`torch_teacher`'s parts, the layers after it need not follow from that tensor alone (a
+    detector's neck also reads finer maps)."""
+    import onnx
+    import onnx2torch
+
+    flexible = trainable_graph(src, work / "flexible.onnx", card)
+    graph = onnx.load(str(flexible)).graph
+    onnx.utils.extract_model(str(flexible), str(work / "trunk.onnx"), [graph.input[0].name], [until])
+    return onnx2torch.convert(str(work / "trunk.onnx")).eval()

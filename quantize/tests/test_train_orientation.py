@@ -151,20 +151,20 @@ def test_distilled_student_keeps_the_teachers_trunk_frozen(tmp_path):
     from edgevid_quantize.frames import unlabeled
     from edgevid_quantize.recipes import RECIPES, Recipe
     from edgevid_quantize.targets import Classes
-    from edgevid_quantize.to_torch import torch_teacher
+    from edgevid_quantize.to_torch import torch_trunk
 
     job = _job()
     recipe = Recipe("distilled", steps=20, batch=16, frames=64, student_width=64, target="classes",
                     trunk=RECIPES[MODEL]["distilled"].trunk)
     data = Classes(job, _source(), unlabeled("orientation", recipe.frames, seed=5), 48, 192, recipe)
-    net = data.student(recipe.student_width, trunk=torch_teacher(_source(), tmp_path, job.card, recipe.trunk)[0])
+    net = data.student(recipe.student_width, trunk=torch_trunk(_source(), tmp_path, job.card, recipe.trunk))
     trunk0 = {k: v.clone() for k, v in net.trunk.state_dict().items()}
     head0 = {k: v.clone() for k, v in net.head.state_dict().items()}
     train._fit(net, data, recipe, print)
     assert all(torch.equal(v, trunk0[k]) for k, v in net.trunk.state_dict().items())
     assert not all(torch.equal(v, head0[k]) for k, v in net.head.state_dict().items())
     x = data.inputs(range(4))
-    sess = ort.InferenceSession(str(tmp_path / "first.onnx"), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(tmp_path / "trunk.onnx"), providers=["CPUExecutionProvider"])
     want = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     with torch.no_grad():
         got = net.trunk(torch.from_numpy(x)).numpy()
