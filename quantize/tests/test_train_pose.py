@@ -118,3 +118,31 @@ def test_score_weight_scales_the_score_term_alone():
     assert loss(4.0, 0.0) == pytest.approx(4 * loss(1.0, 0.0), rel=1e-6) and loss(1.0, 0.0) > 0
     assert loss(4.0, 8.0) - loss(4.0, 0.0) == pytest.approx(loss(1.0, 8.0) - loss(1.0, 0.0), rel=1e-5)
     assert loss(1.0, 8.0) > loss(1.0, 0.0)
+
+
+def test_a_trunk_cut_past_a_skip_is_the_teachers_own_layers(tmp_path):
+    """BlazePose's detector cut at stride 16 (``add_5``): its neck also reads the stride-8 maps, so the layers
+    after the cut do not follow from it, yet the trunk alone converts and computes the teacher's tensor there,
+    and a student goes on from it with the detector's 2254 anchors."""
+    import onnxruntime as ort
+    import torch
+
+    from edgevid.models import store
+    from edgevid.registry import get_registry
+    from edgevid_quantize import tflite_onnx
+    from edgevid_quantize.students import TinyDet
+    from edgevid_quantize.to_torch import torch_trunk
+
+    card = get_registry().task("pose").models["detector"]
+    tflite_onnx.convert(store.fetch(card.reference), tmp_path / "detector.onnx")
+    trunk = torch_trunk(tmp_path / "detector.onnx", tmp_path, card, "model_1/model/add_5/add")
+    x = np.linspace(-1, 1, 224 * 224 * 3, dtype=np.float32).reshape(1, 224, 224, 3)
+    sess = ort.InferenceSession(str(tmp_path / "trunk.onnx"), providers=["CPUExecutionProvider"])
+    want = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        got = trunk(torch.from_numpy(x)).numpy()
+    assert got.shape == want.shape == (1, 112, 14, 14) and np.abs(got - want).max() < 1e-4
+    net = TinyDet(224, ((8, 2), (16, 2), (32, 6)), 12, 16, trunk=trunk, trunk_out=(112, 16)).eval()
+    with torch.no_grad():
+        reg, score = net(torch.from_numpy(x))
+    assert reg.shape == (1, 2254, 12) and score.shape == (1, 2254, 1)
