@@ -140,7 +140,7 @@ RECIPES["blazepose-detector"] = {"pruned": Recipe("pruned", steps=600, batch=32,
 # 443 MMAC, 0.956. Students from scratch learnt the people they were shown, not people: TinyDet of width 16 (15
 # MMAC) read 0.587 on the astronaut's frames, 0.356 on the whole-person held-out frames with half its frames the
 # man in black, and on the five recoloured people 0.422 (width 32: 0.131; peak term 4x: 0.272; 12000 steps: 0.292);
-# on the teacher's layers to stride 8 (116 MMAC, 2.75x) 0.483: the decision is made at strides 16-32
+# on the teacher's layers to stride 8 (116 MMAC, 2.75x) 0.483: its stride-8-to-16 layers, learnt anew, did not generalise
 RECIPES["blazepose-detector"]["distilled"] = Recipe("distilled", steps=3000, batch=32, frames=1536, student_width=32,
                                                     size=(480, 640), target="anchors",
                                                     anchors=((8, 2), (16, 2), (32, 6)), score_weight=4.0,
