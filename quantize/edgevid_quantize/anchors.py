@@ -91,15 +91,12 @@ class Anchors(Pool):
     def student(self, width: int, trunk=None):
         """A :class:`~.students.TinyDet` of ``width`` emitting the teacher's anchors in its output order; on
         ``trunk`` (the teacher's first layers, NCHW maps out), if given."""
-        import torch
-
         from .students import TinyDet
 
         out = {}
         if trunk is not None:
-            with torch.no_grad():
-                maps = trunk.eval()(torch.from_numpy(self.inputs([0])))
-            out = {"trunk": trunk, "trunk_out": (maps.shape[1], self.size // maps.shape[-1])}
+            channels, _, width = self.trunk_out(trunk)
+            out = {"trunk": trunk, "trunk_out": (channels, self.size // width)}
         return TinyDet(self.size, self.layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
                        nchw=nchw(self.card), **out)
 

@@ -73,6 +73,14 @@ class Pool:
 
         return torch.from_numpy(self.inputs(idx)), self.targets(idx)
 
+    def trunk_out(self, trunk) -> tuple[int, int, int]:
+        """The (channels, height, width) of what ``trunk`` (a teacher's first layers, put in eval mode) makes of
+        the first pool input: what a student's own layers go on from."""
+        import torch
+
+        with torch.no_grad():
+            return tuple(trunk.eval()(torch.from_numpy(self.inputs([0]))).shape[1:])
+
     @staticmethod
     def latency_input(job, dynamic: bool, h: int, w: int) -> np.ndarray:
         """What the task fed the model on the first held-out frame."""

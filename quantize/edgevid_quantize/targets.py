@@ -246,15 +246,11 @@ class Classes(Pool):
 
     def student(self, width: int, trunk=None):
         """A :class:`~.students.TrunkCls` on ``trunk`` (the teacher's first layers), its head ``width`` wide."""
-        import torch
-
         from .students import TrunkCls
 
         if trunk is None:
             raise ValueError("a classifier's student starts from its teacher's first layers: the recipe names a trunk")
-        with torch.no_grad():
-            channels = trunk.eval()(torch.from_numpy(self.inputs([0]))).shape[1]
-        return TrunkCls(trunk, channels, self.p.shape[-1], width)
+        return TrunkCls(trunk, self.trunk_out(trunk)[0], self.p.shape[-1], width)
 
     def free_axes(self, dynamic: bool) -> dict:
         """The batch is free."""

@@ -125,32 +125,39 @@ def crd_only(model):
     return model
 
 
+#: the file in a work folder that :func:`torch_teacher` writes its trainable graph to, and trunks are cut from
+FLEXIBLE = "flexible.onnx"
+
+
 def torch_teacher(src: Path, work: Path, card, until: str | None = None):
-    """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible, in eval mode (its
-    batch norms use their running statistics, as the ONNX graph does). With ``until``, a ``Sequential`` of two
-    parts converted apart: up to that tensor, and after it."""
-    import onnx
+    """The fp32 ONNX model as a torch module (``onnx2torch``), its reshapes made flexible (written to
+    ``work / FLEXIBLE``), in eval mode (its batch norms use their running statistics, as the ONNX graph does).
+    With ``until``, a ``Sequential`` of two parts converted apart: up to that tensor, and after it."""
     import onnx2torch
     import torch
 
-    flexible = trainable_graph(src, work / "flexible.onnx", card)
+    flexible = trainable_graph(src, work / FLEXIBLE, card)
     if until is None:
         return onnx2torch.convert(str(flexible)).eval()
-    graph = onnx.load(str(flexible)).graph
-    parts = {"first": ([graph.input[0].name], [until]), "rest": ([until], [graph.output[0].name])}
-    for name, (ins, outs) in parts.items():
-        onnx.utils.extract_model(str(flexible), str(work / f"{name}.onnx"), ins, outs)
-    return torch.nn.Sequential(*(onnx2torch.convert(str(work / f"{n}.onnx")) for n in parts)).eval()
+    parts = [_cut(flexible, work / "first.onnx", end=until), _cut(flexible, work / "rest.onnx", start=until)]
+    return torch.nn.Sequential(*(onnx2torch.convert(str(p)) for p in parts)).eval()
 
 
-def torch_trunk(src: Path, work: Path, card, until: str):
-    """The fp32 ONNX model's layers up to tensor ``until``, as a torch module in eval mode: a student's trunk.
-    Unlike :func:`torch_teacher`'s parts, the layers after it need not follow from that tensor alone (a
-    detector's neck also reads finer maps)."""
-    import onnx
+def torch_trunk(flexible: Path, until: str):
+    """The layers of trainable graph ``flexible`` (what :func:`torch_teacher` wrote) up to tensor ``until``, as
+    a torch module in eval mode, also written beside it as ``trunk.onnx``: a student's trunk. Unlike
+    :func:`torch_teacher`'s parts, the layers after it need not follow from that tensor alone (a detector's
+    neck also reads finer maps)."""
     import onnx2torch
 
-    flexible = trainable_graph(src, work / "flexible.onnx", card)
+    return onnx2torch.convert(str(_cut(flexible, flexible.with_name("trunk.onnx"), end=until))).eval()
+
+
+def _cut(flexible: Path, dst: Path, start: str | None = None, end: str | None = None) -> Path:
+    """The part of ``flexible`` from tensor ``start`` (else its input) to tensor ``end`` (else its output),
+    written to ``dst``."""
+    import onnx
+
     graph = onnx.load(str(flexible)).graph
-    onnx.utils.extract_model(str(flexible), str(work / "trunk.onnx"), [graph.input[0].name], [until])
-    return onnx2torch.convert(str(work / "trunk.onnx")).eval()
+    onnx.utils.extract_model(str(flexible), str(dst), [start or graph.input[0].name], [end or graph.output[0].name])
+    return dst

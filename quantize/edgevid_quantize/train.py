@@ -201,7 +201,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
     from .latency import latency_ratio
     from .manifest import entry
     from .targets import TARGETS
-    from .to_torch import torch_teacher, torch_trunk
+    from .to_torch import FLEXIBLE, torch_teacher, torch_trunk
     from .workers import in_fresh_process
 
     recipe = RECIPES[job.card.id][kind]
@@ -244,7 +244,7 @@ def build(job, kind: str, onnx_src: Path) -> dict[str, Any]:
                 pull=recipe.refit_pull)
             losses = _fit(net, data, recipe, job.say, teacher=teacher)
         else:
-            trunk = {"trunk": torch_trunk(onnx_src, work, job.card, recipe.trunk)} if recipe.trunk else {}
+            trunk = {"trunk": torch_trunk(work / FLEXIBLE, recipe.trunk)} if recipe.trunk else {}
             net = data.student(recipe.student_width, **trunk)
             losses = _fit(net, data, recipe, job.say)
         _export(net, example, work / "model.onnx", data, dynamic, onnx_src,

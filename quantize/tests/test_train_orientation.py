@@ -151,13 +151,14 @@ def test_distilled_student_keeps_the_teachers_trunk_frozen(tmp_path):
     from edgevid_quantize.frames import unlabeled
     from edgevid_quantize.recipes import RECIPES, Recipe
     from edgevid_quantize.targets import Classes
-    from edgevid_quantize.to_torch import torch_trunk
+    from edgevid_quantize.to_torch import torch_trunk, trainable_graph
 
     job = _job()
     recipe = Recipe("distilled", steps=20, batch=16, frames=64, student_width=64, target="classes",
                     trunk=RECIPES[MODEL]["distilled"].trunk)
     data = Classes(job, _source(), unlabeled("orientation", recipe.frames, seed=5), 48, 192, recipe)
-    net = data.student(recipe.student_width, trunk=torch_trunk(_source(), tmp_path, job.card, recipe.trunk))
+    flexible = trainable_graph(_source(), tmp_path / "flexible.onnx", job.card)
+    net = data.student(recipe.student_width, trunk=torch_trunk(flexible, recipe.trunk))
     trunk0 = {k: v.clone() for k, v in net.trunk.state_dict().items()}
     head0 = {k: v.clone() for k, v in net.head.state_dict().items()}
     train._fit(net, data, recipe, print)

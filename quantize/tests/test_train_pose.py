@@ -153,11 +153,12 @@ def test_a_trunk_cut_past_a_skip_is_the_teachers_own_layers(tmp_path):
     from edgevid.registry import get_registry
     from edgevid_quantize import tflite_onnx
     from edgevid_quantize.students import TinyDet
-    from edgevid_quantize.to_torch import torch_trunk
+    from edgevid_quantize.to_torch import torch_trunk, trainable_graph
 
     card = get_registry().task("pose").models["detector"]
     tflite_onnx.convert(store.fetch(card.reference), tmp_path / "detector.onnx")
-    trunk = torch_trunk(tmp_path / "detector.onnx", tmp_path, card, "model_1/model/add_5/add")
+    trunk = torch_trunk(trainable_graph(tmp_path / "detector.onnx", tmp_path / "flexible.onnx", card),
+                        "model_1/model/add_5/add")
     x = np.linspace(-1, 1, 224 * 224 * 3, dtype=np.float32).reshape(1, 224, 224, 3)
     sess = ort.InferenceSession(str(tmp_path / "trunk.onnx"), providers=["CPUExecutionProvider"])
     want = sess.run(None, {sess.get_inputs()[0].name: x})[0]
