@@ -95,8 +95,8 @@ class Anchors(Pool):
 
         out = {}
         if trunk is not None:
-            channels, _, width = self.trunk_out(trunk)
-            out = {"trunk": trunk, "trunk_out": (channels, self.size // width)}
+            channels, _, cols = self.trunk_out(trunk)
+            out = {"trunk": trunk, "trunk_out": (channels, self.size // cols)}
         return TinyDet(self.size, self.layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
                        nchw=nchw(self.card), **out)
 

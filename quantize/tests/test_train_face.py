@@ -80,6 +80,7 @@ def test_an_ssd_target_builds_its_student_on_a_trunk():
     data.size, data.layout, data.keypoints, data.score_at = 224, ((8, 2), (16, 2), (32, 6)), 4, 1
     net = data.student(8, trunk=_trunk(8)).eval()
     assert net.trunk is not None and net.start == 2  # the stride-8 map
+    assert net.down[0][0][3].out_channels == 3 * 8  # its own layers at the width asked for, not the map's 28
     with torch.no_grad():
         reg, score = net(torch.from_numpy(data.inputs([0])))
     assert reg.shape == (1, 2254, 12) and score.shape == (1, 2254, 1)
