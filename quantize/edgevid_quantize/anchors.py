@@ -95,7 +95,7 @@ class Anchors(Pool):
 
         out = {}
         if trunk is not None:
-            channels, _, cols = self.trunk_out(trunk)
+            channels, _, cols = self.trunk_out(trunk)[0]
             out = {"trunk": trunk, "trunk_out": (channels, self.size // cols)}
         return TinyDet(self.size, self.layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
                        nchw=nchw(self.card), **out)

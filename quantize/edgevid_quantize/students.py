@@ -76,7 +76,19 @@ class TinyRec(nn.Module):
         return torch.softmax(self.head(y)[:, :, 0].transpose(1, 2), -1)
 
 
-class TrunkCls(nn.Module):
+class _OnTrunk(nn.Module):
+    """A student whose ``trunk`` (if not None) is its teacher's own layers, frozen: in training mode only the
+    student's own layers train, and the trunk's batch norms keep the teacher's statistics."""
+
+    def train(self, mode: bool = True):
+        """Training mode for the student's own layers only."""
+        super().train(mode)
+        if getattr(self, "trunk", None) is not None:  # a module attribute: a class default would shadow it
+            self.trunk.eval()
+        return self
+
+
+class TrunkCls(_OnTrunk):
     """An image classifier that starts as its teacher does: NCHW crop in, class probabilities out (N, ``classes``).
 
     ``trunk`` is the teacher's own first layers, with its weights, frozen (batch norms included); a small head of
@@ -92,19 +104,13 @@ class TrunkCls(nn.Module):
         self.block = _block(width, width, (2, 1))
         self.head = nn.Conv2d(width, classes, 1)
 
-    def train(self, mode: bool = True) -> "TrunkCls":
-        """Training mode for the student's own layers only: the trunk keeps the teacher's statistics."""
-        super().train(mode)
-        self.trunk.eval()
-        return self
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in the model's input scale -> (N, classes), each row summing to 1."""
         y = self.block(self.expand(self.trunk(x))).mean((2, 3), keepdim=True)
         return torch.softmax(self.head(y).flatten(1), -1)
 
 
-class TinyDet(nn.Module):
+class TinyDet(_OnTrunk):
     """A single-class SSD detector with MediaPipe's output contract: image in (NHWC, or NCHW with ``nchw``),
     per-anchor regressors (N, A, ``values``) and score logits (N, A, 1) out, in that order or scores first
     with ``scores_first``, anchors in the teacher's order (feature map by feature map, cell by cell).
@@ -149,13 +155,6 @@ class TinyDet(nn.Module):
         self.cls = nn.ModuleList(nn.Conv2d(lat, per[s], 1) for s in out_levels)
         self.first = self.levels[0]
 
-    def train(self, mode: bool = True) -> "TinyDet":
-        """Training mode for the student's own layers only: a trunk keeps the teacher's statistics."""
-        super().train(mode)
-        if self.trunk is not None:
-            self.trunk.eval()
-        return self
-
     def forward(self, x: torch.Tensor):
         """Image in the model's input scale -> (regressors, score logits), or (score logits, regressors)."""
         if self.trunk is None:
@@ -181,3 +180,37 @@ class TinyDet(nn.Module):
             scores.append(self.cls[k](f).permute(0, 2, 3, 1).reshape(n, -1, 1))
         reg, score = torch.cat(regs, 1), torch.cat(scores, 1)
         return (score, reg) if self.scores_first else (reg, score)
+
+
+class TrunkMask(_OnTrunk):
+    """A landmark model that keeps its teacher's layers for every output but its segmentation mask, and learns
+    that mask with a small head of its own. BlazePose's landmark model makes its mask with 8 channels at the
+    input's full 256x256, half of its time on ONNX Runtime, though the pose task never reads it.
+
+    ``trunk`` is the teacher's graph cut to give its other outputs, in output order, and then the taps the head
+    reads (NCHW, coarsest first, ``channels`` deep each). The head works as a small top-down path: a separable
+    block on the coarsest tap, and at each finer one, the upsampled map plus a 1x1 lateral, refined by a
+    separable block; a 1x1 conv makes mask logits, upsampled to ``size`` and put at output index ``at`` (NHWC,
+    or NCHW with ``nchw``)."""
+
+    def __init__(self, trunk: nn.Module, channels: list[int], at: int, size: tuple[int, int], width: int = 16,
+                 nchw: bool = False) -> None:
+        super().__init__()
+        self.trunk, self.at, self.size, self.nchw = trunk.requires_grad_(False), at, tuple(size), nchw
+        self.taps = len(channels)
+        self.top = _block(channels[0], width, 1)
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels[1:])
+        self.refine = nn.ModuleList(_block(width, width, 1) for _ in channels[1:])
+        self.head = nn.Conv2d(width, 1, 1)
+
+    def forward(self, x: torch.Tensor):
+        """The model's input -> the teacher's outputs, its own mask logits among them."""
+        got = list(self.trunk(x))
+        outs, taps = got[:-self.taps], got[-self.taps:]
+        y = self.top(taps[0])
+        for lateral, refine, tap in zip(self.lateral, self.refine, taps[1:]):
+            y = refine(nn.functional.interpolate(y, size=tap.shape[-2:], mode="bilinear", align_corners=False)
+                       + lateral(tap))
+        mask = nn.functional.interpolate(self.head(y), size=self.size, mode="bilinear", align_corners=False)
+        outs.insert(self.at, mask if self.nchw else mask.permute(0, 2, 3, 1))
+        return tuple(outs)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .anchors import Anchors
 from .keypoints import Keypoints
-from .pools import Pool, image_inputs, nchw, session, task_feeds
+from .pools import Pool, image_inputs, map_loss, nchw, session, task_feeds
 
 #: a crop's padded width is a multiple of this (and at least the recogniser's 320): crops of one width batch
 #: together with little padding
@@ -82,14 +82,7 @@ class Maps(Pool):
     @staticmethod
     def loss(out, y):
         """Binary cross-entropy plus (1 - soft IoU) of the student's map against the teacher's."""
-        import torch
-
-        out = out.clamp(1e-6, 1 - 1e-6)
-        # BCE alone is ruled by the background; the soft-IoU term weighs the subject the way the metric does.
-        # Its minimum is a sharpened map rather than the teacher's, yet it scored higher than BCE alone
-        # (0.866 against 0.857 at twice the steps; docs/quantize.md lists what else was tried)
-        soft_iou = (out * y).sum() / (out + y - out * y).sum().clamp_min(1.0)
-        return torch.nn.functional.binary_cross_entropy(out, y) + (1.0 - soft_iou)
+        return map_loss(out, y)
 
     def student(self, width: int):
         """A :class:`~.students.TinySeg` of ``width`` in the teacher's layout."""
@@ -250,7 +243,7 @@ class Classes(Pool):
 
         if trunk is None:
             raise ValueError("a classifier's student starts from its teacher's first layers: the recipe names a trunk")
-        return TrunkCls(trunk, self.trunk_out(trunk)[0], self.p.shape[-1], width)
+        return TrunkCls(trunk, self.trunk_out(trunk)[0][0], self.p.shape[-1], width)
 
     def free_axes(self, dynamic: bool) -> dict:
         """The batch is free."""

@@ -143,21 +143,22 @@ def torch_teacher(src: Path, work: Path, card, until: str | None = None):
     return torch.nn.Sequential(*(onnx2torch.convert(str(p)) for p in parts)).eval()
 
 
-def torch_trunk(flexible: Path, until: str):
-    """The layers of trainable graph ``flexible`` (what :func:`torch_teacher` wrote) up to tensor ``until``, as
-    a torch module in eval mode, also written beside it as ``trunk.onnx``: a student's trunk. Unlike
-    :func:`torch_teacher`'s parts, the layers after it need not follow from that tensor alone (a detector's
-    neck also reads finer maps)."""
+def torch_trunk(flexible: Path, until: str | list[str]):
+    """The layers of trainable graph ``flexible`` (what :func:`torch_teacher` wrote) up to tensor ``until`` (or
+    to each of several, returned as a tuple in that order), as a torch module in eval mode, also written beside
+    it as ``trunk.onnx``: a student's trunk. Unlike :func:`torch_teacher`'s parts, the layers after it need not
+    follow from that tensor alone (a detector's neck also reads finer maps)."""
     import onnx2torch
 
     return onnx2torch.convert(str(_cut(flexible, flexible.with_name("trunk.onnx"), end=until))).eval()
 
 
-def _cut(flexible: Path, dst: Path, start: str | None = None, end: str | None = None) -> Path:
-    """The part of ``flexible`` from tensor ``start`` (else its input) to tensor ``end`` (else its output),
+def _cut(flexible: Path, dst: Path, start: str | None = None, end: str | list[str] | None = None) -> Path:
+    """The part of ``flexible`` from tensor ``start`` (else its input) to tensor(s) ``end`` (else its output),
     written to ``dst``."""
     import onnx
 
     graph = onnx.load(str(flexible)).graph
-    onnx.utils.extract_model(str(flexible), str(dst), [start or graph.input[0].name], [end or graph.output[0].name])
+    ends = [end] if isinstance(end, str) else end or [graph.output[0].name]
+    onnx.utils.extract_model(str(flexible), str(dst), [start or graph.input[0].name], ends)
     return dst

@@ -1,8 +1,8 @@
 """BlazePose as a training target. Its landmark model (:class:`edgevid_quantize.keypoints.Keypoints`): the rotated
 person crops the fp32 pose task feeds it on unlabeled frames of real people, every output the teacher gives
-for each, and a loss that reads them as the task does; no recipe trains it yet (see the NO_RECIPE entry). Its
-detector, pruned in depth and distilled onto its own first layers on small budgets, scored by the pose task on
-the whole-person held-out frames.
+for each, and a loss that reads them as the task does; its distilled student keeps the teacher's layers for all
+but the mask and learns a mask of its own. Its detector, pruned in depth and distilled onto its own first layers
+on small budgets. Both scored by the pose task on the whole-person held-out frames.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ PRUNED_SMALL_FLOOR = 0.75
 #: and the distilled detector (the teacher's layers to stride 16 and a head of its own): 600 steps on 384 frames gave
 #: 0.773, the shipped recipe (3000 steps on 1536 frames) 0.956, students without the teacher's layers 0.13-0.48
 DISTILLED_SMALL_FLOOR = 0.65
+#: mask IoU against fp32 the landmark model's distilled mask head must reach on the small budget: 300 steps on 192
+#: frames gave 0.761, the shipped recipe (3000 steps on 4608 frames) 0.907, the head after 20 steps 0.10
+MASK_SMALL_FLOOR = 0.70
 
 
 @pytest.fixture(scope="module")
 def pool(module_home):
     """The landmark model's training pool on a few unlabeled frames of a real person, from its verified ONNX
-    conversion, and the crops the fp32 pose task itself fed the model on them."""
+    conversion, the crops the fp32 pose task itself fed the model on them, and that conversion's path."""
     import types
 
     from edgevid.registry import get_registry
@@ -45,14 +48,14 @@ def pool(module_home):
         fed = [next(iter(f.values())) for frame in frames for f in capture(task, [frame])["landmarks"]]
     finally:
         task.close()
-    return data, fed
+    return data, fed, module_home / onnx_e["path"]
 
 
 def test_pool_holds_exactly_what_the_task_fed_the_landmark_model(pool):
     """Every crop the fp32 task fed the landmark model is in the pool, as uint8, and comes back as the very
     same float feed; each of the teacher's five outputs is told apart, and its 33 body keypoints lie on
     the crop (the task centres its crop on the person)."""
-    data, fed = pool
+    data, fed, _ = pool
     assert len(fed) >= 4 and len(data) == len(fed)
     assert data.pool.dtype == np.uint8 and data.pool.shape[1:] == (256, 256, 3)
     np.testing.assert_array_equal(data.inputs(range(len(fed))), np.concatenate(fed))
@@ -60,6 +63,66 @@ def test_pool_holds_exactly_what_the_task_fed_the_landmark_model(pool):
     points = data.targets(range(len(fed)))[data.role.index("points")].numpy().reshape(-1, 39, 5)
     body = points[:, :33, :2]
     assert ((body > -32) & (body < 288)).mean() > 0.9, body
+
+
+def test_landmark_student_keeps_every_output_but_the_mask(pool, tmp_path):
+    """The distilled landmark model is the teacher's own layers for its keypoints, presence, heatmaps and world
+    points (the same numbers as the teacher's ONNX graph on the crops the task fed it), frozen, and a mask head
+    of its own at the teacher's mask size; training mode leaves the teacher's layers in eval mode."""
+    import onnxruntime as ort
+    import torch
+
+    from edgevid_quantize.recipes import RECIPES
+    from edgevid_quantize.to_torch import torch_trunk, trainable_graph
+
+    data, fed, src = pool
+    taps = RECIPES[MODEL]["distilled"].trunk
+    ends = data.trunk_ends(taps)
+    mask = data.outputs[data.role.index("mask")]
+    assert ends == [o for o in data.outputs if o != mask] + list(taps)
+    net = data.student(16, trunk=torch_trunk(trainable_graph(src, tmp_path / "flexible.onnx", data.card), ends))
+    x = np.concatenate(fed[:2])
+    sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
+    runs = [sess.run(None, {sess.get_inputs()[0].name: f}) for f in fed[:2]]  # the source takes one crop a run
+    want = [np.concatenate(o) for o in zip(*runs)]
+    with torch.no_grad():
+        got = [t.numpy() for t in net.eval()(torch.from_numpy(x))]
+    for role, g, w in zip(data.role, got, want):
+        assert g.shape == w.shape, role
+        if role != "mask":
+            assert np.abs(g - w).max() < 1e-3 * max(1.0, np.abs(w).max()), role
+    net.train()
+    assert not any(m.training for m in net.trunk.modules()) and net.head.training
+    assert all(not p.requires_grad for p in net.trunk.parameters())
+    own = [p for n, p in net.named_parameters() if not n.startswith("trunk.")]
+    assert own and all(p.requires_grad for p in own)
+
+
+def test_mask_agreement_reads_the_mask_alone(pool, tmp_path):
+    """The landmark model's mask is scored apart from the keypoints, on the crops the task cuts from held-out
+    frames: the teacher agrees with itself exactly, and a copy whose mask logits are shifted down by 2 (every
+    other output unchanged) overlaps it less."""
+    import types
+
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from edgevid_quantize.frames import unlabeled
+    from edgevid_quantize.keypoints import Keypoints
+
+    data, _, src = pool
+    model = onnx.load(str(src))
+    mask = model.graph.output[data.role.index("mask")].name
+    for n in model.graph.node:  # the node making the mask now makes its input; a Sub makes the mask
+        n.output[:] = [f"{o}_raw" if o == mask else o for o in n.output]
+    model.graph.initializer.append(numpy_helper.from_array(np.array(2.0, np.float32), "two"))
+    model.graph.node.append(helper.make_node("Sub", [f"{mask}_raw", "two"], [mask]))
+    onnx.save(model, str(tmp_path / "shifted.onnx"))
+    job = types.SimpleNamespace(card=data.card, task="pose", role="landmarks", options={},
+                                heldout=unlabeled("pose", 4, seed=7))
+    assert Keypoints.output_agreement(job, src, src) == {"mask_iou": 1.0}
+    shifted = Keypoints.output_agreement(job, src, tmp_path / "shifted.onnx")["mask_iou"]
+    assert 0.0 < shifted < 0.95, shifted
 
 
 def test_keypoint_loss_is_lowest_at_the_teachers_outputs():
@@ -169,3 +232,21 @@ def test_a_trunk_cut_past_a_skip_is_the_teachers_own_layers(tmp_path):
     with torch.no_grad():
         reg, score = net(torch.from_numpy(x))
     assert reg.shape == (1, 2254, 12) and score.shape == (1, 2254, 1)
+
+
+@pytest.mark.slow
+def test_landmark_model_distils_a_mask_head_of_its_own(module_home, small_budget):
+    """BlazePose's landmark model distilled: the teacher's keypoint layers kept, its full-resolution mask branch
+    replaced by a small head on the 64x64 decoder map. The pose task reads the same keypoints as fp32, the new
+    mask overlaps fp32's on the held-out crops, and it is faster than fp32 on ONNX Runtime."""
+    from edgevid_quantize.build import build
+
+    with small_budget(MODEL, distilled={"steps": 300, "frames": 192}) as recipes:
+        e = build("pose", ("distilled",), models=(MODEL,), say=print)[MODEL][-1]
+    r = e["recipe"]
+    assert e["name"] == "distilled" and "TrunkMask" in r["tool"] and all(t in r["tool"] for t in recipes["distilled"].trunk)
+    assert r["macs"] < r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert r["loss_every_tenth"][-1] < 0.7 * r["loss_every_tenth"][0], r["loss_every_tenth"]
+    assert r["latency"]["onnxruntime"]["speedup"] > 1.0, r["latency"]
+    assert e["accuracy"] >= 0.99, e["accuracy"]
+    assert e["output_agreement"]["mask_iou"] >= MASK_SMALL_FLOOR, e["output_agreement"]
