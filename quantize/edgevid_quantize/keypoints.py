@@ -95,10 +95,11 @@ class Keypoints(Pool):
         """The candidate's segmentation mask against ``src``'s on the crops the fp32 task cuts from the
         held-out frames: mean IoU of the two at probability 0.5 (the task's metric reads keypoints only)."""
         ref, ref_in = session(src)
-        got, got_in = session(candidate)
-        if "mask" not in _roles(ref):
+        roles = _roles(ref)
+        if "mask" not in roles:
             return {}
-        k, ious = _roles(ref).index("mask"), []
+        got, got_in = session(candidate)
+        k, ious = roles.index("mask"), []
         for feed in task_feeds(job, job.heldout):
             x = next(iter(feed.values()))
             a, b = ref.run(None, {ref_in: x})[k] > 0, got.run(None, {got_in: x})[k] > 0

@@ -189,6 +189,9 @@ class Sequences:
         """One line crop as the task fed it on a held-out frame."""
         return next(iter(job.heldout_feeds[0].values()))[:1]
 
+    #: a recogniser's one output is what the task reads
+    output_agreement = staticmethod(Pool.output_agreement)
+
     def free_axes(self, dynamic: bool) -> dict:
         """Batch and width are free (the task batches lines of one width), and so the output's steps."""
         return {"input": {0: "batch", 3: "width"}, self.outputs[0]: {0: "batch", 1: "steps"}}

@@ -155,3 +155,13 @@ def test_each_training_map_is_the_teachers_map_of_that_input(trained, module_hom
         got = np.concatenate([sess.run(None, {name: row[None]})[0] for row in x.numpy()])  # a batch of 1
         # the targets are stored as float16: 1e-3 is their rounding, a mirrored map differs by up to 1.0
         assert np.abs(got - y.numpy()).max() < 2e-3
+
+
+def test_every_target_scores_the_outputs_its_metric_does_not_read():
+    from edgevid_quantize.targets import TARGETS
+
+    # train.build asks each target for them; one without the method would end a build after its training
+    missing = [name for name, target in TARGETS.items() if not callable(getattr(target, "output_agreement", None))]
+    assert missing == []
+    # a recogniser's one output is what the task reads: nothing else to hold to the floor
+    assert TARGETS["sequences"].output_agreement(None, None, None) == {}
