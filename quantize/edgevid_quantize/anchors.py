@@ -90,13 +90,12 @@ class Anchors(Pool):
 
     def student(self, width: int, trunk=None):
         """A :class:`~.students.TinyDet` of ``width`` emitting the teacher's anchors in its output order; on
-        ``trunk`` (the teacher's first layers, NCHW maps out), if given."""
+        ``trunk`` (the teacher's first layers, one NCHW map out or several at consecutive strides), if given."""
         from .students import TinyDet
 
         out = {}
         if trunk is not None:
-            channels, _, cols = self.trunk_out(trunk)[0]
-            out = {"trunk": trunk, "trunk_out": (channels, self.size // cols)}
+            out = {"trunk": trunk, "trunk_out": [(c, self.size // cols) for c, _, cols in self.trunk_out(trunk)]}
         return TinyDet(self.size, self.layout, 4 + 2 * self.keypoints, width, scores_first=self.score_at == 0,
                        nchw=nchw(self.card), **out)
 

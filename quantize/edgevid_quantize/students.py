@@ -120,12 +120,14 @@ class TinyDet(_OnTrunk):
     context back to the finer maps, and 1x1 heads make each map's anchors.
 
     With ``trunk``, the encoder starts from the teacher's own first layers, frozen (batch norms included), which
-    take the model's input as it comes and give NCHW maps of ``trunk_out`` = (channels, stride); the student's own
-    layers go on from that stride. Feature maps finer than the trunk's are its coarser map, upsampled.
+    take the model's input as it comes and give NCHW maps of ``trunk_out`` = (channels, stride), or a list of
+    them, one per map it gives, in its output order, at consecutive strides; the student's own layers go on
+    from the coarsest. Feature maps finer than the trunk's finest are that map, upsampled.
     """
 
     def __init__(self, size: int, layout, values: int, width: int = 16, scores_first: bool = False,
-                 nchw: bool = False, trunk: nn.Module | None = None, trunk_out: tuple[int, int] = (0, 2)) -> None:
+                 nchw: bool = False, trunk: nn.Module | None = None,
+                 trunk_out: tuple[int, int] | list[tuple[int, int]] = (0, 2)) -> None:
         super().__init__()
         self.layout, self.values, self.nchw, self.scores_first = tuple(layout), values, nchw, scores_first
         self.reg_scale = size / 8  # regressors are input pixels (a face box is 10-100): the head starts near 1
@@ -135,17 +137,25 @@ class TinyDet(_OnTrunk):
         w = [int(width * k) for k in (1, 1.5, 2, 3, 4, 5, 6)[:deepest]]
         out_levels = sorted({s for s, _ in layout})
         self.levels = [s.bit_length() - 2 for s in out_levels]  # index into the encoder's maps (stride 2 is 0)
-        self.trunk, self.start = None, 0  # start: the index of the first map the student's layers see
+        # start: the index of the first map the student's layers see; own: of the first they make
+        self.trunk, self.start, own, self.order = None, 0, 1, []
         if trunk is None:
             self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, 2, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
         else:
-            self.trunk, self.start = trunk.requires_grad_(False), trunk_out[1].bit_length() - 2
-            if self.start >= deepest:
-                raise ValueError(f"the trunk ends at stride {trunk_out[1]}, past the coarsest feature map's")
-            w[self.start] = trunk_out[0]
+            maps = [trunk_out] if isinstance(trunk_out, tuple) else list(trunk_out)
+            self.order = sorted(range(len(maps)), key=lambda k: maps[k][1])  # finest first
+            strides = [maps[k][1] for k in self.order]
+            if any(b != 2 * a for a, b in zip(strides, strides[1:])):
+                raise ValueError(f"the trunk's maps must be at consecutive strides, not {strides}")
+            self.trunk, self.start = trunk.requires_grad_(False), strides[0].bit_length() - 2
+            own = self.start + len(maps)
+            if own > deepest:
+                raise ValueError(f"the trunk ends at stride {strides[-1]}, past the coarsest feature map's")
+            for k, i in zip(self.order, range(self.start, own)):
+                w[i] = maps[k][0]
         self.down = nn.ModuleList(
             nn.Sequential(_block(w[i], w[i + 1], 2), *([_block(w[i + 1], w[i + 1], 1)] if i >= 1 else []))
-            for i in range(self.start, deepest - 1))
+            for i in range(own - 1, deepest - 1))
         lat = w[self.levels[0]]
         self.lat0 = max(self.levels[0], self.start)  # the first map with a lateral: maps finer than a trunk's have none
         self.lateral = nn.ModuleList(nn.Conv2d(w[i], lat, 1) for i in range(self.lat0, deepest))
@@ -160,7 +170,9 @@ class TinyDet(_OnTrunk):
         if self.trunk is None:
             feats = [self.stem(x if self.nchw else x.permute(0, 3, 1, 2))]
         else:  # the maps before the trunk's are never read
-            feats = [None] * self.start + [self.trunk(x)]
+            got = self.trunk(x)
+            got = got if isinstance(got, (tuple, list)) else [got]
+            feats = [None] * self.start + [got[k] for k in self.order]
         for block in self.down:
             feats.append(block(feats[-1]))
         # top-down, coarsest first: each finer map adds the coarser map's context

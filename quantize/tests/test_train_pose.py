@@ -167,17 +167,17 @@ def test_pose_detector_prunes_in_depth(module_home, small_budget):
 
 @pytest.mark.slow
 def test_pose_detector_distils_onto_its_own_first_layers(module_home, small_budget):
-    """BlazePose's detector distilled: its own layers to stride 16, frozen, under a small head of the student's
-    own, trained on the teacher's outputs with the score term weighted up. Far less work than fp32, faster on
-    every backend measured, and it finds the held-out walker as fp32 does."""
+    """BlazePose's detector distilled: its own layers to stride 32, frozen, under a small head of the student's
+    own on its stride-16 and stride-32 maps, trained on the teacher's outputs with the score term weighted up.
+    Less work than fp32, faster on every backend measured, and it finds the held-out walker as fp32 does."""
     from edgevid_quantize.build import build
 
     with small_budget("blazepose-detector", distilled={"steps": 600, "frames": 384}) as recipes:
         assert recipes["distilled"].trunk and recipes["distilled"].score_weight > 1
         e = build("pose", ("distilled",), models=("blazepose-detector",), say=print)["blazepose-detector"][-1]
     r = e["recipe"]
-    assert e["name"] == "distilled" and "TinyDet" in r["tool"] and recipes["distilled"].trunk in r["tool"]
-    assert r["macs"] <= 0.6 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
+    assert e["name"] == "distilled" and "TinyDet" in r["tool"] and all(t in r["tool"] for t in recipes["distilled"].trunk)
+    assert r["macs"] <= 0.8 * r["fp32_macs"], (r["macs"], r["fp32_macs"])
     assert r["loss_every_tenth"][-1] < 0.5 * r["loss_every_tenth"][0], r["loss_every_tenth"]
     assert min(v["speedup"] for v in r["latency"].values()) > 1.0, r["latency"]
     assert e["accuracy"] >= DISTILLED_SMALL_FLOOR, e["accuracy"]
@@ -208,13 +208,15 @@ def test_score_weight_scales_the_score_term_alone():
 def test_a_trunk_cut_past_a_skip_is_the_teachers_own_layers(tmp_path):
     """BlazePose's detector cut at stride 16 (``add_5``): its neck also reads the stride-8 maps, so the layers
     after the cut do not follow from it, yet the trunk alone converts and computes the teacher's tensor there,
-    and a student goes on from it with the detector's 2254 anchors."""
+    and a student goes on from it with the detector's 2254 anchors; cut at strides 16 and 32 as well, as the
+    distilled recipe cuts it."""
     import onnxruntime as ort
     import torch
 
     from edgevid.models import store
     from edgevid.registry import get_registry
     from edgevid_quantize import tflite_onnx
+    from edgevid_quantize.recipes import RECIPES
     from edgevid_quantize.students import TinyDet
     from edgevid_quantize.to_torch import torch_trunk, trainable_graph
 
@@ -228,10 +230,25 @@ def test_a_trunk_cut_past_a_skip_is_the_teachers_own_layers(tmp_path):
     with torch.no_grad():
         got = trunk(torch.from_numpy(x)).numpy()
     assert got.shape == want.shape == (1, 112, 14, 14) and np.abs(got - want).max() < 1e-4
-    net = TinyDet(224, ((8, 2), (16, 2), (32, 6)), 12, 16, trunk=trunk, trunk_out=(112, 16)).eval()
+    layout = ((8, 2), (16, 2), (32, 6))
+    net = TinyDet(224, layout, 12, 16, trunk=trunk, trunk_out=(112, 16)).eval()
     with torch.no_grad():
         reg, score = net(torch.from_numpy(x))
     assert reg.shape == (1, 2254, 12) and score.shape == (1, 2254, 1)
+    # cut at stride 32 too, as the recipe cuts it: the student reads both maps and makes no encoder layer of its own
+    ends = RECIPES["blazepose-detector"]["distilled"].trunk
+    both = torch_trunk(trainable_graph(tmp_path / "detector.onnx", tmp_path / "flexible.onnx", card), ends)
+    with torch.no_grad():
+        maps = both(torch.from_numpy(x))
+    assert [tuple(m.shape[1:]) for m in maps] == [(192, 7, 7), (112, 14, 14)]
+    assert np.abs(maps[1].numpy() - want).max() < 1e-4
+    net = TinyDet(224, layout, 12, 16, trunk=both, trunk_out=[(192, 32), (112, 16)]).eval()
+    assert len(net.down) == 0 and [m.in_channels for m in net.lateral] == [112, 192]
+    with torch.no_grad():
+        reg, score = net(torch.from_numpy(x))
+    assert reg.shape == (1, 2254, 12) and score.shape == (1, 2254, 1)
+    with pytest.raises(ValueError, match="consecutive"):
+        TinyDet(224, layout, 12, 16, trunk=both, trunk_out=[(192, 32), (40, 8)])
 
 
 @pytest.mark.slow
