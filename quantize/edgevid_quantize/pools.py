@@ -69,6 +69,9 @@ class Pool:
     batches as they are, and the latency input (a target that flips its inputs or sizes them overrides
     :meth:`batch` or :meth:`latency_input`)."""
 
+    #: :meth:`batch` gives ``inputs(idx)`` as they are, the same at every step (a target that flips them does not)
+    fixed_inputs = True
+
     def __len__(self) -> int:
         return len(self.pool)
 

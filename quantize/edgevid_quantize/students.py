@@ -87,6 +87,10 @@ class _OnTrunk(nn.Module):
             self.trunk.eval()
         return self
 
+    def forward(self, x: torch.Tensor):
+        """The model's input -> the student's outputs: its own layers on what the trunk gives."""
+        return self.from_trunk(self.trunk(x))
+
 
 class TrunkCls(_OnTrunk):
     """An image classifier that starts as its teacher does: NCHW crop in, class probabilities out (N, ``classes``).
@@ -104,9 +108,10 @@ class TrunkCls(_OnTrunk):
         self.block = _block(width, width, (2, 1))
         self.head = nn.Conv2d(width, classes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in the model's input scale -> (N, classes), each row summing to 1."""
-        y = self.block(self.expand(self.trunk(x))).mean((2, 3), keepdim=True)
+    def from_trunk(self, got) -> torch.Tensor:
+        """The trunk's output for (N, 3, H, W) crops -> (N, classes), each row summing to 1."""
+        got = got[0] if isinstance(got, (tuple, list)) else got
+        y = self.block(self.expand(got)).mean((2, 3), keepdim=True)
         return torch.softmax(self.head(y).flatten(1), -1)
 
 
@@ -167,12 +172,17 @@ class TinyDet(_OnTrunk):
 
     def forward(self, x: torch.Tensor):
         """Image in the model's input scale -> (regressors, score logits), or (score logits, regressors)."""
-        if self.trunk is None:
-            feats = [self.stem(x if self.nchw else x.permute(0, 3, 1, 2))]
-        else:  # the maps before the trunk's are never read
-            got = self.trunk(x)
-            got = got if isinstance(got, (tuple, list)) else [got]
-            feats = [None] * self.start + [got[k] for k in self.order]
+        if self.trunk is not None:
+            return self.from_trunk(self.trunk(x))
+        return self._rest([self.stem(x if self.nchw else x.permute(0, 3, 1, 2))])
+
+    def from_trunk(self, got):
+        """What the trunk gives for an image (a map, or its maps in output order) -> the model's outputs."""
+        got = got if isinstance(got, (tuple, list)) else [got]
+        return self._rest([None] * self.start + [got[k] for k in self.order])  # maps before the trunk's: unread
+
+    def _rest(self, feats: list):
+        """The encoder's maps so far, by stride (finest first) -> the model's outputs."""
         for block in self.down:
             feats.append(block(feats[-1]))
         # top-down, coarsest first: each finer map adds the coarser map's context
@@ -215,9 +225,9 @@ class TrunkMask(_OnTrunk):
         self.refine = nn.ModuleList(_block(width, width, 1) for _ in channels[1:])
         self.head = nn.Conv2d(width, 1, 1)
 
-    def forward(self, x: torch.Tensor):
-        """The model's input -> the teacher's outputs, its own mask logits among them."""
-        got = list(self.trunk(x))
+    def from_trunk(self, got):
+        """What the trunk gives for a crop -> the teacher's outputs, the student's own mask logits among them."""
+        got = list(got)
         outs, taps = got[:-self.taps], got[-self.taps:]
         y = self.top(taps[0])
         for lateral, refine, tap in zip(self.lateral, self.refine, taps[1:]):

@@ -51,6 +51,7 @@ class Maps(Pool):
         self.y = np.concatenate([sess.run(None, {name: self.inputs([i])})[0].astype(np.float16)
                                  for i in range(len(self.pool))])
         self.flips = bool(recipe and recipe.flips)
+        self.fixed_inputs = not self.flips
         self.width_axis = 3 if nchw(job.card) else 2  # of the input and the map alike
 
     def inputs(self, idx) -> np.ndarray:
