@@ -94,9 +94,11 @@ class Pool:
         makes of the first pool input: what a student's own layers go on from."""
         import torch
 
+        from .students import as_maps
+
         with torch.no_grad():
             y = trunk.eval()(torch.from_numpy(self.inputs([0])))
-        return [tuple(t.shape[1:]) for t in (y if isinstance(y, (tuple, list)) else [y])]
+        return [tuple(t.shape[1:]) for t in as_maps(y)]
 
     @staticmethod
     def trunk_ends(trunk: str | tuple[str, ...]) -> list[str]:

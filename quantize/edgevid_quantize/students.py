@@ -6,6 +6,11 @@ import torch
 from torch import nn
 
 
+def as_maps(y) -> list:
+    """A model's output as a list of tensors: ONNX-converted modules return one tensor or a tuple of them."""
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
     """Depthwise 3x3 then pointwise 1x1 (MobileNet's separable convolution), batch-normed, hard-swish."""
     return nn.Sequential(
@@ -110,8 +115,7 @@ class TrunkCls(_OnTrunk):
 
     def from_trunk(self, got) -> torch.Tensor:
         """The trunk's output for (N, 3, H, W) crops -> (N, classes), each row summing to 1."""
-        got = got[0] if isinstance(got, (tuple, list)) else got
-        y = self.block(self.expand(got)).mean((2, 3), keepdim=True)
+        y = self.block(self.expand(as_maps(got)[0])).mean((2, 3), keepdim=True)
         return torch.softmax(self.head(y).flatten(1), -1)
 
 
@@ -178,7 +182,7 @@ class TinyDet(_OnTrunk):
 
     def from_trunk(self, got):
         """What the trunk gives for an image (a map, or its maps in output order) -> the model's outputs."""
-        got = got if isinstance(got, (tuple, list)) else [got]
+        got = as_maps(got)
         return self._rest([None] * self.start + [got[k] for k in self.order])  # maps before the trunk's: unread
 
     def _rest(self, feats: list):

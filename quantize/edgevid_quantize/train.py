@@ -41,8 +41,9 @@ import numpy as np
 
 from .recipes import FLOORS, RECIPES, Recipe
 
-#: the most memory a frozen trunk's outputs for the whole pool may take to be computed once rather than at every
-#: step (BlazePose's detector: 1536 frames x 125 kB; its landmark model's outputs and taps, 4608 crops x 2.9 MB, do not fit)
+#: the most memory a frozen trunk's outputs for the whole pool may take to be computed once rather than at
+#: every step (BlazePose's detector: 1536 frames x 125 kB; its landmark model's outputs and taps,
+#: 4608 crops x 2.9 MB, do not fit)
 TRUNK_CACHE_BYTES = 2 * 2**30
 
 
@@ -104,6 +105,8 @@ def _trunk_outputs(net, data, say, limit: int = TRUNK_CACHE_BYTES) -> list | Non
     340 MMAC)."""
     import torch
 
+    from .students import as_maps
+
     trunk = getattr(net, "trunk", None)
     if trunk is None or not getattr(data, "fixed_inputs", False):
         return None
@@ -111,7 +114,7 @@ def _trunk_outputs(net, data, say, limit: int = TRUNK_CACHE_BYTES) -> list | Non
     chunk, n = 32, len(data)
     with torch.no_grad():
         first = trunk(torch.from_numpy(data.inputs(range(min(chunk, n)))))
-        first = list(first) if isinstance(first, (tuple, list)) else [first]
+        first = as_maps(first)
         need = n * sum(t[0].numel() * t.element_size() for t in first)
         if need > limit:
             say(f"    trunk outputs not kept: {need / 2**20:.0f} MB over {limit / 2**20:.0f} MB; "
@@ -120,7 +123,7 @@ def _trunk_outputs(net, data, say, limit: int = TRUNK_CACHE_BYTES) -> list | Non
         kept = [torch.empty((n, *t.shape[1:]), dtype=t.dtype) for t in first]
         for i in range(0, n, chunk):
             got = first if i == 0 else trunk(torch.from_numpy(data.inputs(range(i, min(i + chunk, n)))))
-            for k, t in zip(kept, got if isinstance(got, (tuple, list)) else [got]):
+            for k, t in zip(kept, as_maps(got)):
                 k[i:i + len(t)] = t
     say(f"    trunk outputs kept for {n} examples ({need / 2**20:.0f} MB): the trunk ran once")
     return kept
@@ -130,7 +133,8 @@ def _fit(net, data, recipe: Recipe, say, teacher=None) -> list[float]:
     """Distillation: ``steps`` of Adam (warm-up, then cosine decay) on ``data``'s loss between the student's
     output and the teacher's, over batches ``data`` draws. With a torch ``teacher`` of the same layout
     (pruning), the mean squared difference of every feature map the two share, each normalised by the
-    teacher's variance there, is added. Returns the mean loss per tenth."""
+    teacher's variance there, is added. A student on a frozen trunk runs only its own layers at each step, on
+    the trunk's outputs kept for the pool (``_trunk_outputs``), when they fit. Returns the mean loss per tenth."""
     import torch
     from rich.progress import Progress
 
