@@ -54,7 +54,7 @@ def _key(source_sha256: str, recipe: Recipe, calib: str | None) -> str:
     # the training code itself is part of the recipe: a change to the loss or the student retrains
     code = [sha256_of(Path(__file__).with_name(n)) for n in ("train.py", "prune.py", "students.py", "frames.py",
                                                              "targets.py", "pools.py", "anchors.py", "keypoints.py",
-                                                             "to_torch.py", "depth.py")]
+                                                             "to_torch.py", "depth.py", "losses.py")]
     # and the scenes the unlabeled frames are composed of (which photos, which people)
     code += [sha256_of(p) for p in sorted(Path(testing.__file__).parent.glob("scenes_*.py"))]
     # keyed on the pinned source, not on its ONNX conversion: tf2onnx's bytes may differ between runs
@@ -138,6 +138,8 @@ def _fit(net, data, recipe: Recipe, say, teacher=None) -> list[float]:
     import torch
     from rich.progress import Progress
 
+    from .losses import squared_error
+
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     feats: dict[str, dict] = {"student": {}, "teacher": {}}
@@ -178,7 +180,7 @@ def _fit(net, data, recipe: Recipe, say, teacher=None) -> list[float]:
                     out = net(xb)
                 loss = data.loss(out, yb)
                 if scale:
-                    loss = loss + sum(((feats["student"][n] - feats["teacher"][n]) ** 2).mean() / v
+                    loss = loss + sum(squared_error(feats["student"][n], feats["teacher"][n]) / v
                                       for n, v in scale.items()) / len(scale)
                 opt.zero_grad()
                 loss.backward()

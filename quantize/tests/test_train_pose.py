@@ -188,9 +188,6 @@ def test_keypoint_loss_is_lowest_at_the_teachers_outputs():
 
 
 @pytest.mark.slow
-# the pruned copy trains with the full-size teacher beside it, feature maps matched: it ran 900 s on this
-# 2-core host and more, past the default limit for a hang, so its limit is its own
-@pytest.mark.timeout(1800)
 def test_pose_detector_prunes_in_depth(module_home, small_budget):
     """BlazePose's detector keeps its channels on one residual stream, so it is pruned in depth: 3 of its 13
     residual blocks bypassed, the layers after each gap refit, then fine-tuned with the score term weighted up.
