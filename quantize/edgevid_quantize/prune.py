@@ -104,6 +104,7 @@ def _conv_inputs(gm, x):
 
     convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
     run = torch.fx.Interpreter(gm)
+    # what Interpreter.run sets up before its own loop, which cannot pause between nodes as this one must
     run.env, run.args_iter = {}, iter([x])
     for node in gm.graph.nodes:
         if node.op == "output":
@@ -237,8 +238,8 @@ def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 20
     body, teacher_body = (net, teacher) if part is None else (part, teacher.get_submodule(where))
     prefix = where and where + "."
     # one forward pass of each model, in step, layer by layer: each layer is refit on the maps the layers
-    # before it, already refit, give. A pass from the input for every layer cost two thirds of the pass count
-    # in the whole network, and most of a small pruning run (BlazePose's detector: 310 of 950 s)
+    # before it, already refit, give. A pass from the input for every layer, in each model, cost BlazePose's
+    # detector 348 s on 128 frames, against 13 s, for the same weights
     ahead = _conv_inputs(teacher_body, x)
     done = 0
     with torch.no_grad():
