@@ -169,7 +169,8 @@ NO_RECIPE = {"blazeface-short": {
               "1.15x on ONNX Runtime) read 0.86 of fp32's F1 and 4 (23 MMAC, 1.30x) 0.81; trained longer, at a "
               "higher rate or without the feature loss, 2-3 bypassed read 0.84-0.91 (floor 0.95; one wrong frame of "
               "the 20 held-out costs up to 0.05); with the refit pulled toward the teacher's weights "
-              "(refit_pull=0.01), 2 bypassed read 0.645 untrained and 0.852 after 600 steps at Adam 3e-4; the "
+              "(refit_pull=0.01), 2 bypassed read 0.645 untrained and 0.852 after 600 steps at Adam 3e-4, and "
+              "without it after 60 steps (the pose detector's recipe) 0.805; the "
               "distilled variant is the smaller model"}}
 
 # the landmark model learns every output the teacher gives for the crops the fp32 pose task cuts (:mod:`.keypoints`)
