@@ -119,15 +119,21 @@ def _conv_inputs(gm, x):
 def _solve(x, y, bias: bool, ridge: float = 1e-4, prior=None):
     """Least squares, lightly ridge-regularised: ``x`` (..., n, k), ``y`` (..., n, m) -> (..., k [+ 1], m),
     the last row the bias when ``bias``; with ``prior`` (the same shape as the answer), pulled toward it."""
-    x = _with_ones(x.double(), bias)
+    x = _with_ones(x, bias)
     return _normal_solve(x.transpose(-1, -2) @ x, x.transpose(-1, -2) @ y.double(), ridge, prior)
 
 
 def _with_ones(x, bias: bool):
-    """``x`` (..., n, k) with a column of ones appended when ``bias``."""
+    """``x`` (..., n, k) in float64, with a column of ones appended when ``bias``."""
     import torch
 
-    return torch.cat([x, torch.ones(*x.shape[:-1], 1, dtype=x.dtype)], -1) if bias else x
+    # written into one buffer: converting, then concatenating along a last axis of 10 copied element by element
+    # at a quarter of the speed (BlazePose's detector: 41 of the refit's 101 s)
+    out = torch.empty(*x.shape[:-1], x.shape[-1] + bias, dtype=torch.float64)
+    out[..., :x.shape[-1]] = x
+    if bias:
+        out[..., -1] = 1
+    return out
 
 
 def _normal_solve(a, b, ridge: float = 1e-4, prior=None):
@@ -153,7 +159,7 @@ def _fit_full(m, inp, target, ridge: float = 1e-4):
     b = torch.zeros(k + bias, m.out_channels, dtype=torch.float64)
     for i in range(0, len(inp), 4):
         cols = F.unfold(inp[i:i + 4], m.kernel_size, dilation=m.dilation, padding=m.padding, stride=m.stride)
-        xs = _with_ones(cols.transpose(1, 2).reshape(-1, k).double(), bias)
+        xs = _with_ones(cols.transpose(1, 2).reshape(-1, k), bias)
         ys = target[i:i + 4].flatten(2).transpose(1, 2).reshape(-1, m.out_channels).double()
         a += xs.T @ xs
         b += xs.T @ ys
@@ -273,7 +279,11 @@ def refit(net, teacher, kept: dict[str, list[int]], x, seed: int, rows: int = 20
                     if m.bias is not None:
                         prior = torch.cat([prior, m.bias.detach().reshape(-1, 1, 1)], 1)
                 # (C, k [+ 1])
-                sol = _solve(xs[:, pick], ys[:, pick], m.bias is not None, **_ridge(pull, prior))[..., 0]
+                # a few channels at a time, each solving alone: all at once, BlazePose's detector's 480 channels of
+                # 5x5 patches took 2.5 GB in one buffer, and its refit 60 s where it now takes 35 s
+                sol = torch.cat([_solve(xs[c:c + 32, pick], ys[c:c + 32, pick], m.bias is not None,
+                                        **_ridge(pull, None if prior is None else prior[c:c + 32]))[..., 0]
+                                 for c in range(0, m.in_channels, 32)])
                 weight, bias = sol[:, :k], sol[:, k:]
             else:
                 xs = inp.permute(0, 2, 3, 1).reshape(-1, m.in_channels)

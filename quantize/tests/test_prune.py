@@ -166,3 +166,35 @@ def test_refit_pull_keeps_the_teachers_weights_where_the_inputs_do_not_decide():
     assert torch.allclose(pulled.double(), teacher.double(), atol=1e-3)
     for w in (toward_zero, pulled):
         assert torch.allclose((x.double() @ w), y.double(), atol=1e-2)
+
+
+@pytest.mark.parametrize("pull", [0.0, 0.01])
+def test_refit_solves_each_depthwise_channel_for_its_own_input(pull):
+    """A depthwise conv wider than the refit's batch of channels (40 > 32) whose input the layer before scales
+    channel by channel: each channel's refit weight is the teacher's divided by its own scale, the exact answer.
+    Toward zero from zeroed weights, or pulled toward weights that are already that answer (a pull toward
+    another channel's would move them). Input: scikit-image's astronaut."""
+    import torch
+    from skimage import data
+
+    from edgevid_quantize import prune
+
+    torch.manual_seed(0)
+    # 1x1 taps: one weight and a bias per channel, which a 256x256 image pins down (a smooth image's 3x3
+    # patches leave the light ridge a few percent to decide)
+    teacher = torch.fx.symbolic_trace(torch.nn.Sequential(
+        torch.nn.Conv2d(3, 40, 1), torch.nn.Conv2d(40, 40, 1, groups=40), torch.nn.Conv2d(40, 8, 1)))
+    with torch.no_grad():  # each input channel one colour, spread over [-1, 1] as the image is
+        teacher.get_submodule("0").weight.copy_(torch.eye(3).repeat(14, 1)[:40, :, None, None])
+    scale = torch.linspace(0.4, 2.0, 40)[:, None, None, None]
+    want = teacher.get_submodule("1").weight / scale
+    net = copy.deepcopy(teacher)
+    with torch.no_grad():
+        net.get_submodule("0").weight.mul_(scale)
+        net.get_submodule("0").bias.mul_(scale[:, 0, 0, 0])
+        net.get_submodule("1").weight.copy_(want if pull else torch.zeros_like(want))
+    x = torch.from_numpy(data.astronaut()[None, ::2, ::2].transpose(0, 3, 1, 2) / np.float32(127.5) - 1)
+    assert prune.refit(net, teacher, {}, x, seed=0, pull=pull) == 1  # the first conv reads the same image
+    got = net.get_submodule("1")
+    assert torch.allclose(got.weight, want, rtol=1e-2, atol=1e-4), (got.weight - want).abs().flatten()
+    assert torch.allclose(got.bias, teacher.get_submodule("1").bias, atol=1e-3)
