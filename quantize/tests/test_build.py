@@ -80,6 +80,39 @@ def test_sensitivity_reads_a_batch_one_image_at_a_time(tmp_path):
         assert by_batch[node] == pytest.approx(sqnr, abs=1e-6), node
 
 
+def test_sensitivity_tells_folded_activations_from_nodes(tmp_path):
+    """The quantizer folds a Relu or Clip into the tensor before it, whose QuantizeLinear then clips. The
+    ranking offers those activations first, to unfold, and then the nodes by their own error, charged to the
+    node that still writes each tensor, with the clipping not counted as noise (it was: folded activations
+    read 0.2-9 dB among the nodes, and a ranked node could be one the quantized graph no longer has)."""
+    import onnx
+
+    from edgevid.testing.scenes_text import standard_scenes
+    from edgevid_quantize.ort_int8 import quantize, sensitivity
+
+    src = store.fetch(_det_card().reference)
+    img = standard_scenes()[0].image[:, :, ::-1].astype(np.float32) / 255.0
+    feeds = [{"x": ((img[y:y + 160, x:x + 160] - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()}
+             for y, x in ((0, 0), (80, 160))]
+    qdq = tmp_path / "q.onnx"
+    quantize(src, qdq, feeds)
+    float_nodes, qdq_nodes = onnx.load(str(src)).graph.node, onnx.load(str(qdq)).graph.node
+    float_ops = {n.name: n.op_type for n in float_nodes}
+    left = {n.name for n in qdq_nodes}
+    folded = {name for name, op in float_ops.items() if op in ("Relu", "Clip") and name not in left}
+    assert folded, "PP-OCRv4 det's activations after quantized ops are folded"
+    ranked = sensitivity(src, qdq, feeds)
+    names = [n for n, _ in ranked]
+    assert set(names[:len(folded)]) == folded, "the folded activations come first"
+    nodes = dict(ranked[len(folded):])
+    assert nodes.keys() <= left & set(float_ops), "then nodes both graphs have"
+    assert len(nodes) > 200 and min(nodes.values()) > 10.0, ranked[len(folded):len(folded) + 4]
+    # "before" is clipped by the folded activation: a Conv whose Relu was folded is ranked by its own error
+    clipped = {n.output[0] for n in float_nodes if n.name in folded}
+    writers = {n.name for n in qdq_nodes if clipped & set(n.output)}
+    assert writers and writers <= nodes.keys()
+
+
 def test_manifest_records_every_variant(built, module_home):
     """Manifest on disk: format, precision, compression, size and sha256 of the real files, recipe with versions."""
     entries, _ = built
