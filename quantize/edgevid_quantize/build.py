@@ -15,13 +15,15 @@ ONNX Runtime (which reads only ONNX) the QDQ model.
 
 Every candidate is measured with the task's metric on the held-out frames the task routes to that model
 (:mod:`.scoring`), swapping in only that model so the figure is the model's own. An int8 model below the
-floor is rebuilt keeping its most sensitive nodes in float (ranked by their own quantization error,
-``ort_int8.sensitivity``), doubling how many until the floor holds; the manifest says which were kept.
+floor is rebuilt keeping its most sensitive nodes in float (for ONNX Runtime, its output path first, then
+nodes ranked by their own quantization error, ``ort_int8.sensitivity``), doubling how many until the floor
+holds; the manifest says which were kept.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -277,14 +279,18 @@ def _int8(job: _Job, src: Path) -> dict:
     out = job.folder / "int8" / f"{src.stem}.onnx"
     return _floor_search(job, "int8", "onnx", "onnxruntime", out,
                          lambda kept: ort_int8.quantize(src, out, job.calibration, exclude=kept),
-                         lambda: ort_int8.sensitivity(src, out, job.calibration))
+                         lambda: ort_int8.sensitivity(src, out, job.calibration),
+                         together=len(ort_int8.output_path(src)))
 
 
 def _floor_search(job: _Job, name: str, fmt: str, backend: str, out: Path,
-                  make: Callable[[list[str]], dict], rank: Callable[[], list[tuple[str, float]]]) -> dict:
+                  make: Callable[[list[str]], dict], rank: Callable[[], list[tuple[str, float]]],
+                  together: int = 0) -> dict:
     """Quantize (``make(kept)`` writes ``out``) and measure; below the floor, keep the most sensitive nodes
     (``rank()``, worst first) in float, doubling how many until the floor holds.
 
+    The ranking's first ``together`` nodes help only together (``ort_int8.output_path``): they are tried
+    alone first, as one step, and stay float through the doubling only if that scored better than none.
     Keeping nodes in float is not monotonic (the quantization around them changes too), so when the
     floor is never met the best attempt is the one kept.
     """
@@ -295,6 +301,9 @@ def _floor_search(job: _Job, name: str, fmt: str, backend: str, out: Path,
     tried: list[dict] = []
     ranked: list[tuple[str, float]] = []
     best: dict | None = None
+    group: list[str] = []
+    base: list[str] | None = None  # what stays float under the doubling; None until the group is judged
+    width = 0
     while True:
         recipe = make(kept)
         e = manifest.entry(card.id, name, fmt, "int8", "quantized", out, recipe)
@@ -309,11 +318,21 @@ def _floor_search(job: _Job, name: str, fmt: str, backend: str, out: Path,
             shutil.copyfile(out, best_copy)
         if not ranked:
             ranked = rank()
+            group = [n for n, _ in ranked[:min(together, job.max_kept)]]
             say(f"  {card.id} {name} below floor; most sensitive: "
-                + ", ".join(f"{n} ({v:.1f})" for n, v in ranked[:4]))
-        if len(kept) >= min(len(ranked), job.max_kept):
+                + ", ".join(f"{n} ({v:.1f})" for n, v in ranked[together:together + 4])
+                + (f"; output path: {len(group)} nodes" if group else ""))
+            if group:
+                kept = group
+                continue
+        if base is None:
+            base = group if group and e["accuracy"] > tried[0]["accuracy"] else []
+        rest = [n for n, _ in ranked[together:]]
+        room = min(len(rest), job.max_kept - len(base))
+        if width >= room:
             break
-        kept = [n for n, _ in ranked[: max(4, 2 * len(kept))]]
+        width = min(room, max(4, 2 * width))
+        kept = base + rest[:width]
     if best is not e:
         shutil.copyfile(best_copy, out)
         say(f"  {card.id} {name}: floor not met; keeping the best attempt ({best['accuracy']:.4f})")
@@ -321,7 +340,9 @@ def _floor_search(job: _Job, name: str, fmt: str, backend: str, out: Path,
     best["recipe"]["accuracy_search"] = tried
     kept_best = set(best["recipe"]["excluded_nodes"])
     if kept_best:
-        best["recipe"]["kept_float_sensitivity"] = {n: round(v, 2) for n, v in ranked if n in kept_best}
+        # SQNR in dB; an unmeasured node (on the path to an unquantized output) is left out
+        best["recipe"]["kept_float_sensitivity"] = {n: round(v, 2) for n, v in ranked
+                                                    if n in kept_best and math.isfinite(v)}
     best["below_floor"] = best["accuracy"] < floor
     return best
 

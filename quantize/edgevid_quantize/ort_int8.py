@@ -154,10 +154,48 @@ def _removed_activations(float_graph, qdq_graph) -> dict[str, Callable[[np.ndarr
     return removed
 
 
+#: Ops with weights: an output path ends at one (see :func:`output_path`).
+_WEIGHTED = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm"})
+
+
+def output_path(float_model: Path) -> list[str]:
+    """The nodes from each graph output back to the weighted op that computes it, outputs first.
+
+    The walk goes through Concat and through ops with a single non-constant input (Reshape, Transpose, a
+    bias Add, Sigmoid, Softmax), and stops at a weighted op or where branches join. These nodes write what
+    the task reads and thresholds, where no later layer averages an error out; and they must stay float
+    together: BlazeFace short read 0.797 of fp32 with its output Concats float, 0.545 with its head
+    convolutions float, and 0.967 with both (0.560 with none).
+    """
+    import onnx
+
+    return list(dict.fromkeys(n for path in _output_paths(onnx.load(str(float_model)).graph).values() for n in path))
+
+
+def _output_paths(graph) -> dict[str, list[str]]:
+    """:func:`output_path` of each graph output, by output name."""
+    consts = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    producer = {o: n for n in graph.node for o in n.output}
+    paths: dict[str, list[str]] = {}
+    for out in graph.output:
+        path = paths.setdefault(out.name, [])
+        todo = [out.name]
+        while todo:
+            node = producer.get(todo.pop(0))
+            if node is None or node.name in path or node.op_type == "Constant":
+                continue
+            path.append(node.name)
+            inputs = [i for i in node.input if i and i not in consts]
+            if node.op_type not in _WEIGHTED and (node.op_type == "Concat" or len(inputs) == 1):
+                todo += inputs
+    return paths
+
+
 def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.ndarray]]) -> list[tuple[str, float]]:
     """Nodes to keep float, in the order to try them: (node name, SQNR dB).
 
-    Two kinds, each worst first:
+    First the :func:`output_path`, each node with the SQNR of the graph output it leads to; then two
+    kinds, each worst first:
 
     1. **Folded activations.** The quantizer folds a Relu or Clip into the tensor before it, whose
        QuantizeLinear then clips (:func:`_removed_activations`). Keeping one float unfolds it: its input is
@@ -169,8 +207,8 @@ def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.nda
        QuantizeLinear/DequantizeLinear pair, on the calibration feeds; ONNX Runtime's ``qdq_loss_debug``
        tools measure it), so an error that merely propagates from upstream is not blamed on every later
        layer. It is charged to the node that writes the tensor in the quantized graph, a node of the float
-       graph by the same name; where an activation was folded, "before" is taken after the activation, so
-       that its clipping is not counted as noise.
+       graph by the same name, or else (a graph output) to its float producer; where an activation was
+       folded, "before" is taken after the activation, so that its clipping is not counted as noise.
     """
     import onnx
     from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_signal_to_quantization_noice_ratio,
@@ -180,7 +218,10 @@ def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.nda
     feeds = rekey(float_model, feeds)
     float_graph, qdq_graph = onnx.load(str(float_model)).graph, onnx.load(str(qdq_model)).graph
     floats = {n.name for n in float_graph.node}
-    writer = {o: n.name for n in qdq_graph.node if n.name in floats for o in n.output}
+    # A graph output's QuantizeLinear/DequantizeLinear pair is written last, so the DequantizeLinear writes
+    # the output's name: that tensor is charged to its float producer (BlazeFace's heads are such outputs).
+    writer = {o: n.name for n in float_graph.node for o in n.output}
+    writer |= {o: n.name for n in qdq_graph.node if n.name in floats for o in n.output}
     removed = _removed_activations(float_graph, qdq_graph)
     folded_by = {n.output[0]: n.name for n in float_graph.node if n.output and n.output[0] in removed}
     per_feed: dict[tuple[str, str], list[float]] = {}
@@ -197,7 +238,7 @@ def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.nda
                     per_feed.setdefault(("folded", folded_by[tensor]), []).append(
                         compute_signal_to_quantization_noice_ratio(pre, post))
                     pre = [removed[tensor](p) for p in pre]
-                if tensor in writer:
+                if tensor in writer and writer[tensor] != folded_by.get(tensor):
                     per_feed.setdefault(("node", writer[tensor]), []).append(
                         compute_signal_to_quantization_noice_ratio(pre, post))
             del acts
@@ -205,4 +246,10 @@ def sensitivity(float_model: Path, qdq_model: Path, feeds: list[dict[str, np.nda
     for (kind, node), sqnrs in per_feed.items():
         # per image, then averaged: images may differ in shape (text lines of different widths)
         ranked[kind][node] = min(float(np.mean(sqnrs)), ranked[kind].get(node, float("inf")))
-    return [kv for kind in ("folded", "node") for kv in sorted(ranked[kind].items(), key=lambda kv: kv[1])]
+    # an output left unquantized (an integer output, say) has no error to report: inf
+    head: dict[str, float] = {}
+    for out, path in _output_paths(float_graph).items():
+        for n in path:
+            head[n] = min(head.get(n, float("inf")), ranked["node"].get(writer.get(out, ""), float("inf")))
+    return list(head.items()) + [kv for kind in ("folded", "node")
+                                 for kv in sorted(ranked[kind].items(), key=lambda kv: kv[1]) if kv[0] not in head]

@@ -81,14 +81,16 @@ def test_sensitivity_reads_a_batch_one_image_at_a_time(tmp_path):
 
 
 def test_sensitivity_tells_folded_activations_from_nodes(tmp_path):
-    """The quantizer folds a Relu or Clip into the tensor before it, whose QuantizeLinear then clips. The
-    ranking offers those activations first, to unfold, and then the nodes by their own error, charged to the
-    node that still writes each tensor, with the clipping not counted as noise (it was: folded activations
-    read 0.2-9 dB among the nodes, and a ranked node could be one the quantized graph no longer has)."""
+    """The ranking starts with the output path (the probability map's Sigmoid back to the last
+    ConvTranspose). The quantizer folds a Relu or Clip into the tensor before it, whose QuantizeLinear then
+    clips: the ranking offers those activations next, to unfold, and then the nodes by their own error,
+    charged to the node that still writes each tensor, with the clipping not counted as noise (it was:
+    folded activations read 0.2-9 dB among the nodes, and a ranked node could be one the quantized graph no
+    longer has)."""
     import onnx
 
     from edgevid.testing.scenes_text import standard_scenes
-    from edgevid_quantize.ort_int8 import quantize, sensitivity
+    from edgevid_quantize.ort_int8 import output_path, quantize, sensitivity
 
     src = store.fetch(_det_card().reference)
     img = standard_scenes()[0].image[:, :, ::-1].astype(np.float32) / 255.0
@@ -102,8 +104,14 @@ def test_sensitivity_tells_folded_activations_from_nodes(tmp_path):
     folded = {name for name, op in float_ops.items() if op in ("Relu", "Clip") and name not in left}
     assert folded, "PP-OCRv4 det's activations after quantized ops are folded"
     ranked = sensitivity(src, qdq, feeds)
+    path = output_path(src)
+    assert [float_ops[n] for n in path] == ["Sigmoid", "Add", "ConvTranspose"]
+    assert [n for n, _ in ranked[:len(path)]] == path
+    # each path node carries the error at the output: one finite SQNR, the same for all three
+    assert len({v for _, v in ranked[:len(path)]}) == 1 and 10.0 < ranked[0][1] < 100.0
+    ranked = ranked[len(path):]
     names = [n for n, _ in ranked]
-    assert set(names[:len(folded)]) == folded, "the folded activations come first"
+    assert set(names[:len(folded)]) == folded, "the folded activations come next"
     nodes = dict(ranked[len(folded):])
     assert nodes.keys() <= left & set(float_ops), "then nodes both graphs have"
     assert len(nodes) > 200 and min(nodes.values()) > 10.0, ranked[len(folded):len(folded) + 4]
