@@ -28,15 +28,16 @@ def _runner(backend: str, path: Path, x: np.ndarray):
     return lambda: request.infer({0: x})
 
 
-def latency_ratio(fp32: Path, candidate: Path, x: np.ndarray, runs: int = 200) -> dict[str, Any]:
-    """Median latency of ``candidate`` and ``fp32`` on ONNX Runtime and OpenVINO (2 threads each).
+def latency_ratio(fp32: Path, candidate: Path, x: np.ndarray, runs: int = 200,
+                  backends: tuple[str, ...] = ("onnxruntime", "openvino")) -> dict[str, Any]:
+    """Median latency of ``candidate`` and ``fp32`` on each of ``backends`` (2 threads each).
 
     The two run interleaved, one call each in turn (order swapped every call), so load from other work on
     this shared machine falls on both alike. A measurement for the manifest and the benchmark, never a
     pass/fail test.
     """
     out = {}
-    for backend in ("onnxruntime", "openvino"):
+    for backend in backends:
         runs_ = {"fp32": _runner(backend, fp32, x[:1]), "candidate": _runner(backend, candidate, x[:1])}
         times: dict[str, list[float]] = {k: [] for k in runs_}
         for f in runs_.values():

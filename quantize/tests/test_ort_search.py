@@ -3,7 +3,8 @@
 Its head convolutions write score logits and box offsets that the task thresholds. Plain int8 reads 0.56
 of fp32's detection F1, and keeping the path from those heads to the outputs float restores most of it;
 no single layer's SQNR shows it (30-40 dB). The search tries the whole output path float first, as one
-step.
+step. When ONNX Runtime's quantizer still ends below the floor, NNCF's accuracy control quantizes the same
+ONNX model, validated on ONNX Runtime, and the better of the two ships.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_output_path_goes_float_first_and_together(module_home, monkeypatch):
+def test_output_path_goes_float_first_then_nncf_meets_the_floor(module_home, monkeypatch):
     """`edgevid build face --variants fp32,int8` for BlazeFace short: plain int8 is far below the floor; the
     output path (both output Concats back to the four head convolutions) float lifts it above 0.9 of fp32,
-    and stays float in the later attempts because it helped."""
+    and stays float in the later attempts because it helped. That search ends below the floor (0.967 at
+    most here), so NNCF's accuracy control makes the int8 model that ships, and it meets the floor."""
     import onnx
 
+    from edgevid.backends.onnxruntime import OnnxRuntimeBackend
     from edgevid_quantize import build as build_mod
     from edgevid_quantize import ort_int8
 
-    # only ONNX Runtime's search is under test: OpenVINO's and LiteRT's int8 are built in test_build.py
+    # only ONNX Runtime's int8 is under test: OpenVINO's and LiteRT's are built in test_build.py
     monkeypatch.setattr(build_mod, "_int8_ov", lambda job, src: None)
     monkeypatch.setattr(build_mod, "_tflite", lambda job, src, variants: [])
     made = build_mod.build("face", ("fp32", "int8"), models=("blazeface-short",), say=lambda s: None, max_kept=16)
@@ -33,11 +36,31 @@ def test_output_path_goes_float_first_and_together(module_home, monkeypatch):
     kinds = [ops[n] for n in path]
     assert kinds[0] == "Concat" and kinds.count("Concat") == 2 and kinds.count("Conv") == 4, kinds
     int8 = entries["int8"]
-    search = int8["recipe"]["accuracy_search"]
+    recipe = int8["recipe"]
+    ort = recipe.get("ort_quantizer", recipe)  # ONNX Runtime's own search, whichever model shipped
+    search = ort["accuracy_search"]
     assert search[0]["kept_float"] == 0 and search[0]["accuracy"] < 0.8, search
     assert search[1]["kept_float"] == len(path) and search[1]["accuracy"] >= 0.9, search
     assert search[1]["accuracy"] - search[0]["accuracy"] > 0.2
     if search[1]["accuracy"] < 0.99:
         assert [a["kept_float"] for a in search[2:]] == [16], "the path, then the ranking's next 2 within 16"
-    assert set(path) <= set(int8["recipe"]["excluded_nodes"])
-    assert int8["accuracy"] == max(a["accuracy"] for a in search) and int8["below_floor"] == (int8["accuracy"] < 0.99)
+    best_ort = max(a["accuracy"] for a in search)
+    if best_ort < 0.99:
+        # NNCF's model shipped: it beat ONNX Runtime's best attempt and meets the floor
+        assert recipe["tool"].startswith("nncf.quantize") and "quantize_with_accuracy_control" in recipe["tool"]
+        assert ort["accuracy"] == best_ort and recipe["opset"] == [14, 14]
+    assert int8["accuracy"] >= 0.99 and not int8["below_floor"], (int8["accuracy"], recipe["tool"])
+    shipped = module_home / int8["path"]
+    assert sorted(p.name for p in shipped.parent.iterdir()) == [shipped.name], "no candidate left behind"
+    graph = onnx.load(str(shipped)).graph
+    quantizers = sum(n.op_type == "QuantizeLinear" for n in graph.node)
+    assert quantizers >= 20 and quantizers == recipe.get("fake_quantize_nodes", quantizers), quantizers
+    session = OnnxRuntimeBackend.load(shipped)
+    try:
+        assert session.precision == "int8"
+    finally:
+        session.close()
+    # its speed against fp32 on ONNX Runtime is measured and recorded, whatever it is (a figure, not a test)
+    lat = recipe["latency"]["onnxruntime"]
+    assert lat["ms"] > 0 and lat["fp32_ms"] > 0
+    assert abs(lat["speedup"] - lat["fp32_ms"] / lat["ms"]) < 0.01 * lat["speedup"], lat
