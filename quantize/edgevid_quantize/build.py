@@ -320,8 +320,11 @@ def _int8_or_nncf(job: _Job, src: Path, out: Path, e: dict) -> dict:
         try:
             alt = _nncf(job, "int8", "onnxruntime", pre, alt_out, ort_int8.rekey(src, job.calibration),
                         float_types=(), seven_bit_weights=ort_int8.saturates())
-        except nncf_int8.NoInt8 as exc:
-            e["recipe"]["nncf"] = str(exc)
+        except Exception as exc:  # a fallback that fails leaves ONNX Runtime's model, and says why
+            reason = str(exc) if isinstance(exc, nncf_int8.NoInt8) else f"NNCF failed: {type(exc).__name__}: {exc}"
+            job.say(f"  {job.card.id} int8: no NNCF model ({reason.splitlines()[0] if reason else ''})")
+            alt_out.unlink(missing_ok=True)
+            e["recipe"]["nncf"] = reason
             return e
     if alt["accuracy"] <= e["accuracy"]:
         job.say(f"  {job.card.id} int8: NNCF's {alt['accuracy']:.4f} is no better; keeping ONNX Runtime's")

@@ -54,8 +54,8 @@ def _model_type(model, backend: str) -> str | None:
 
 
 def _quantizers(model, backend: str) -> int:
-    """Activation quantizers: OpenVINO's FakeQuantize ops, or an ONNX model's QuantizeLinear nodes (NNCF
-    stores the ONNX weights as int8 initializers, so only activations keep a QuantizeLinear)."""
+    """The quantizers NNCF left: OpenVINO's FakeQuantize ops (weights and activations), or an ONNX model's
+    QuantizeLinear nodes (activations only: NNCF stores ONNX weights as int8 initializers)."""
     kind = "FakeQuantize" if backend == "openvino" else "QuantizeLinear"
     return sum(t == kind for t in _op_types(model, backend))
 

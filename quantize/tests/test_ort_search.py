@@ -64,3 +64,27 @@ def test_output_path_goes_float_first_then_nncf_meets_the_floor(module_home, mon
     lat = recipe["latency"]["onnxruntime"]
     assert lat["ms"] > 0 and lat["fp32_ms"] > 0
     assert abs(lat["speedup"] - lat["fp32_ms"] / lat["ms"]) < 0.01 * lat["speedup"], lat
+
+
+def test_a_failing_nncf_fallback_leaves_onnx_runtimes_model_and_says_why(module_home, monkeypatch):
+    """NNCF is the fallback here, not the build: if it fails on a model (an op it cannot place, say), the build
+    still ships ONNX Runtime's best attempt, flagged below the floor, with NNCF's error on record."""
+    from edgevid_quantize import build as build_mod
+    from edgevid_quantize import nncf_int8
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no quantizer placement for op Foo")
+
+    monkeypatch.setattr(build_mod, "_int8_ov", lambda job, src: None)
+    monkeypatch.setattr(build_mod, "_tflite", lambda job, src, variants: [])
+    monkeypatch.setattr(nncf_int8, "quantize", broken)
+    log: list[str] = []
+    made = build_mod.build("face", ("int8",), models=("blazeface-short",), say=log.append, max_kept=0)
+    (int8,) = [e for e in made["blazeface-short"] if e["name"] == "int8"]
+    recipe = int8["recipe"]
+    assert recipe["tool"] == "onnxruntime.quantization.quantize_static" and "ort_quantizer" not in recipe
+    assert recipe["nncf"] == "NNCF failed: RuntimeError: no quantizer placement for op Foo"
+    assert int8["below_floor"] and int8["accuracy"] == recipe["accuracy_search"][0]["accuracy"] < 0.8
+    assert any("no NNCF model" in line for line in log), log
+    shipped = module_home / int8["path"]
+    assert sorted(p.name for p in shipped.parent.iterdir()) == [shipped.name]
