@@ -7,7 +7,8 @@ Variants made here (names are the same across a task's models, so a task-level `
   where OpenVINO cannot read the source);
 * ``int8-ov`` — OpenVINO IR quantized by NNCF, with accuracy control when plain PTQ misses the floor;
 * ``int8`` — ONNX Runtime static QDQ, per channel, calibrated on the task's own domain (ONNX source or
-  conversion);
+  conversion); both int8 variants are made in :mod:`.int8_variants`;
+* ``fp32-tflite``, ``int8-tflite`` — LiteRT models from onnx2tf's conversion (:mod:`.tflite_variants`);
 * ``pruned``, ``distilled`` — trained with the fp32 model as teacher (:mod:`.train`), where a recipe exists.
 
 ``int8-ov`` is written before ``int8`` in the manifest, so OpenVINO (which reads both) picks its IR and
@@ -24,8 +25,6 @@ accuracy control makes its int8 model too, and the better of the two ships.
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +37,9 @@ from edgevid.models import store
 from edgevid.registry import get_registry
 from edgevid.tasks.feeds import capture
 
-from . import manifest, nncf_int8, openvino_ir, ort_int8
-from .floor_search import floor_search
+from . import int8_variants, manifest, openvino_ir, tflite_variants
 from .frames import frames
-from .latency import latency_ratio
 from .scoring import NATIVE, file_variant, load_at_f32, score, stretched_feeds
-from .workers import in_fresh_process
 
 #: variant kinds ``--variants`` takes (each may write several variants; see the module docstring)
 KNOWN = ("fp32", "fp16", "int8", "pruned", "distilled")
@@ -208,14 +204,14 @@ def _build_model(job: _Job, variants: tuple[str, ...]) -> list[dict]:
             job.say(f"  {card.id} {name} IR: {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f}")
             entries.append(e)
         if "int8" in variants:
-            e = _int8_ov(job, ov_src)
+            e = int8_variants.openvino(job, ov_src)
             if e is not None:
                 entries.append(e)
     if "int8" in variants and onnx_src is not None:
-        entries.append(_int8(job, onnx_src))
+        entries.append(int8_variants.onnxruntime(job, onnx_src))
     if onnx_src is not None and {"fp32", "int8"} & set(variants):
         # TFLite targets run .tflite only, and TFLite's integer path needs a TF graph: onnx2tf makes one
-        entries += _tflite(job, onnx_src, variants)
+        entries += tflite_variants.tflite(job, onnx_src, variants)
     for kind in ("pruned", "distilled"):
         if kind in variants:
             entries += _trained(job, kind, onnx_src)
@@ -258,143 +254,6 @@ def _verification_feeds(job: _Job, model) -> list[dict]:
     compared on many."""
     static = None not in model.session.inputs[0].shape
     return job.calibration + job.heldout_feeds + (stretched_feeds(job.card, model, job.heldout) if static else [])
-
-
-def _nncf(job: _Job, name: str, backend: str, src: Path, out: Path, calibration: list[dict], **kw) -> dict:
-    """NNCF's int8 of ``src`` for ``backend`` (:func:`.nncf_int8.quantize`), written to ``out`` and measured, as
-    variant ``name``; raises :class:`.nncf_int8.NoInt8` when accuracy control reverts every quantizer."""
-    recipe = nncf_int8.quantize(job.task, job.role, src, out, calibration, job.heldout, job.reference, job.floor,
-                                job.options, backend=backend, **kw)
-    fmt, sidecar = ("openvino", out.with_suffix(".bin")) if backend == "openvino" else ("onnx", None)
-    e = manifest.entry(job.card.id, name, fmt, "int8", "quantized", out, recipe, sidecar)
-    e["accuracy"] = job.score(e, backend)
-    e["below_floor"] = e["accuracy"] < job.floor
-    steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
-    job.say(f"  {job.card.id} {name} (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
-    return e
-
-
-def _int8_ov(job: _Job, src: Path) -> dict | None:
-    """NNCF's int8 IR, measured; None (and a ``skipped`` note) when no int8 model can meet the floor."""
-    xml = job.folder / "int8-ov" / f"{src.stem}.xml"
-    try:
-        return _nncf(job, "int8-ov", "openvino", src, xml, job.calibration,
-                     float_types=nncf_int8.float_types(job.card.id))
-    except nncf_int8.NoInt8 as exc:
-        job.skip(["int8-ov"], str(exc))
-        shutil.rmtree(xml.parent, ignore_errors=True)
-        return None
-
-
-def _int8(job: _Job, src: Path) -> dict:
-    """ONNX Runtime static QDQ int8 of ``src``, accuracy-aware: ONNX Runtime's quantizer and its floor search
-    (:func:`.floor_search.floor_search`) first; when that ends below the floor, NNCF's accuracy control on
-    the same ONNX model, validated on ONNX Runtime, and the better of the two is kept.
-
-    Neither dominates: ONNX Runtime's quantizer leaves BlazeFace short at 0.967 of fp32 with its output path
-    float where NNCF's reaches 1.000, and the reverse holds for BlazePose's detector (0.991 against 0.949)."""
-    out = job.folder / "int8" / f"{src.stem}.onnx"
-    e = floor_search(job, "int8", "onnx", "onnxruntime", out,
-                     lambda kept: ort_int8.quantize(src, out, job.calibration, exclude=kept),
-                     lambda: ort_int8.sensitivity(src, out, job.calibration),
-                     together=len(ort_int8.output_path(src)))
-    if e["below_floor"]:
-        e = _int8_or_nncf(job, src, out, e)
-    # meeting the floor says nothing of speed: on small models the layout changes around int8 kernels can
-    # cost more than they save, and the manifest says so (the device's own `edgevid bench` decides there)
-    x = next(iter((job.heldout_feeds or job.calibration)[0].values()))
-    e["recipe"]["latency"] = in_fresh_process(latency_ratio, src, out, x, 200, ("onnxruntime",))
-    job.say(f"  {job.card.id} int8: {e['recipe']['latency']['onnxruntime']['speedup']:.2f}x fp32 on ONNX Runtime "
-            f"(this host, 2 threads)")
-    return e
-
-
-def _int8_or_nncf(job: _Job, src: Path, out: Path, e: dict) -> dict:
-    """ONNX Runtime's best int8 attempt ``e`` (below the floor), or NNCF's where that scores better."""
-    alt_out = out.with_name(f"{src.stem}.nncf.onnx")
-    with tempfile.TemporaryDirectory() as tmp:
-        # the same model ONNX Runtime's quantizer was given: opset 13 for per-channel weights, and pre-processed,
-        # which turns weights held in Constant nodes (PP-OCRv4 rec's) into initializers NNCF stores as int8
-        up, old, new = ort_int8.upgrade_opset(src, Path(tmp) / "opset.onnx")
-        pre, mode = ort_int8.preprocess(up, Path(tmp) / src.name)
-        try:
-            alt = _nncf(job, "int8", "onnxruntime", pre, alt_out, ort_int8.rekey(src, job.calibration),
-                        float_types=(), seven_bit_weights=ort_int8.saturates())
-        except Exception as exc:  # a fallback that fails leaves ONNX Runtime's model, and says why
-            reason = str(exc) if isinstance(exc, nncf_int8.NoInt8) else f"NNCF failed: {type(exc).__name__}: {exc}"
-            job.say(f"  {job.card.id} int8: no NNCF model ({reason.splitlines()[0] if reason else ''})")
-            alt_out.unlink(missing_ok=True)
-            e["recipe"]["nncf"] = reason
-            return e
-    if alt["accuracy"] <= e["accuracy"]:
-        job.say(f"  {job.card.id} int8: NNCF's {alt['accuracy']:.4f} is no better; keeping ONNX Runtime's")
-        alt_out.unlink()
-        e["recipe"]["nncf"] = {"accuracy": alt["accuracy"], "accuracy_search": alt["recipe"]["accuracy_search"]}
-        return e
-    # ONNX Runtime's quantizer's recipe and search stay on record under NNCF's
-    ort = {**{k: v for k, v in e["recipe"].items() if k not in ("versions", "built_on")}, "accuracy": e["accuracy"]}
-    shutil.move(alt_out, out)
-    e = manifest.entry(job.card.id, "int8", "onnx", "int8", "quantized", out,
-                       {**alt["recipe"], "opset": [old, new], "pre_process": mode, "ort_quantizer": ort})
-    e["accuracy"], e["below_floor"] = alt["accuracy"], alt["below_floor"]
-    return e
-
-
-def _tflite(job: _Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
-    """``int8-tflite`` (full integer, accuracy-aware) from onnx2tf's SavedModel of the model's ONNX form, and for
-    an ONNX-sourced model ``fp32-tflite`` too; onnx2tf's conversion is verified against the source first."""
-    from . import onnx_tflite, tflite_onnx
-
-    from_tflite = job.card.reference.format == "tflite"  # MediaPipe: the fp32 TFLite is the source itself
-    names = [n for n, k in (("fp32-tflite", "fp32"), ("int8-tflite", "int8"))
-             if k in variants and not (from_tflite and k == "fp32")]
-    if not names:
-        return []
-    missing = [m for m in ("onnx2tf", "onnxsim", "tensorflow") if importlib.util.find_spec(m) is None]
-    if missing:
-        job.skip(names, f"needs {', '.join(missing)}: make setup (requirements-onnx2tf.txt)")
-        return []
-    shape = onnx_tflite.static_shape(onnx_src, job.calibration)
-    work = job.folder / ".onnx2tf"
-    entries: list[dict] = []
-    try:
-        conv = in_fresh_process(onnx_tflite.convert, onnx_src, work, shape, job.calib_frames)
-        source = load_at_f32(job.card, job.card.reference, NATIVE[job.card.reference.format])
-        converted = load_at_f32(job.card, file_variant(Path(conv["tflite"])), "tflite")
-        try:
-            def pairs(x):
-                return [(onnx_tflite.source_form(s, shape), s) for s in onnx_tflite.nhwc(x, shape)]
-
-            verified = tflite_onnx.verify(source, converted, job.calibration + job.heldout_feeds, pairs=pairs)
-        finally:
-            source.close()
-            converted.close()
-        recipe = {"tool": "onnxsim (input fixed) + onnx2tf", "source": "fp32-onnx" if from_tflite else job.card.reference.name,
-                  "input_shape": shape, "layout": "NHWC in and out", "seconds": conv["seconds"], "verified": verified}
-        if "fp32-tflite" in names:
-            fp32 = job.folder / "fp32-tflite" / f"{onnx_src.stem}.tflite"
-            fp32.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(conv["tflite"], fp32)
-            e = manifest.entry(job.card.id, "fp32-tflite", "tflite", "fp32", "none", fp32, recipe)
-            e["accuracy"] = job.score(e, "tflite")
-            job.say(f"  {job.card.id} fp32-tflite (onnx2tf, {shape}): {e['size'] / 2**20:.2f} MB, max error "
-                    f"{verified['max_relative_error']:.1e} on {verified['feeds']} feeds, accuracy {e['accuracy']:.4f}")
-            entries.append(e)
-        if "int8-tflite" in names:
-            samples = [s for f in job.calibration for s in onnx_tflite.nhwc(next(iter(f.values())), shape)][:64]
-            out = job.folder / "int8-tflite" / f"{onnx_src.stem}.tflite"
-            e = floor_search(job, "int8-tflite", "tflite", "tflite", out,
-                              lambda kept: in_fresh_process(onnx_tflite.quantize, conv["saved_model"], out, samples, kept),
-                              lambda: in_fresh_process(onnx_tflite.sensitivity, conv["saved_model"], samples))
-            e["recipe"].update(source=f"onnx2tf SavedModel of {recipe['source']}", input_shape=shape,
-                               calibration_samples=len(samples), onnx2tf_verified=verified)
-            entries.append(e)
-    except (tflite_onnx.ConversionError, RuntimeError, ValueError) as exc:
-        job.skip(names, f"onnx2tf: {str(exc).splitlines()[0][:200]}")
-        entries = []
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return entries
 
 
 def _trained(job: _Job, kind: str, onnx_src: Path | None) -> list[dict]:

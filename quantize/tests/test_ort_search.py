@@ -23,11 +23,11 @@ def test_output_path_goes_float_first_then_nncf_meets_the_floor(module_home, mon
 
     from edgevid.backends.onnxruntime import OnnxRuntimeBackend
     from edgevid_quantize import build as build_mod
-    from edgevid_quantize import ort_int8
+    from edgevid_quantize import int8_variants, ort_int8, tflite_variants
 
     # only ONNX Runtime's int8 is under test: OpenVINO's and LiteRT's are built in test_build.py
-    monkeypatch.setattr(build_mod, "_int8_ov", lambda job, src: None)
-    monkeypatch.setattr(build_mod, "_tflite", lambda job, src, variants: [])
+    monkeypatch.setattr(int8_variants, "openvino", lambda job, src: None)
+    monkeypatch.setattr(tflite_variants, "tflite", lambda job, src, variants: [])
     made = build_mod.build("face", ("fp32", "int8"), models=("blazeface-short",), say=lambda s: None, max_kept=16)
     entries = {e["name"]: e for e in made["blazeface-short"]}
     src = module_home / entries["fp32-onnx"]["path"]
@@ -70,13 +70,13 @@ def test_a_failing_nncf_fallback_leaves_onnx_runtimes_model_and_says_why(module_
     """NNCF is the fallback here, not the build: if it fails on a model (an op it cannot place, say), the build
     still ships ONNX Runtime's best attempt, flagged below the floor, with NNCF's error on record."""
     from edgevid_quantize import build as build_mod
-    from edgevid_quantize import nncf_int8
+    from edgevid_quantize import int8_variants, nncf_int8, tflite_variants
 
     def broken(*args, **kwargs):
         raise RuntimeError("no quantizer placement for op Foo")
 
-    monkeypatch.setattr(build_mod, "_int8_ov", lambda job, src: None)
-    monkeypatch.setattr(build_mod, "_tflite", lambda job, src, variants: [])
+    monkeypatch.setattr(int8_variants, "openvino", lambda job, src: None)
+    monkeypatch.setattr(tflite_variants, "tflite", lambda job, src, variants: [])
     monkeypatch.setattr(nncf_int8, "quantize", broken)
     log: list[str] = []
     made = build_mod.build("face", ("int8",), models=("blazeface-short",), say=log.append, max_kept=0)

@@ -1,0 +1,101 @@
+"""The int8 variants made by NNCF and ONNX Runtime's quantizer: ``int8-ov`` (OpenVINO IR) and ``int8``
+(ONNX QDQ for ONNX Runtime), each measured against fp32 and kept within the accuracy floor where it can be.
+
+ONNX Runtime's own quantizer and its floor search go first for ``int8``; NNCF's accuracy control on the
+same ONNX model is the fallback when that search ends below the floor, and the better model ships.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import manifest, nncf_int8, ort_int8
+from .floor_search import floor_search
+from .latency import latency_ratio
+from .workers import in_fresh_process
+
+if TYPE_CHECKING:
+    from .build import _Job as Job
+
+
+def nncf_variant(job: Job, name: str, backend: str, src: Path, out: Path, calibration: list[dict], **kw) -> dict:
+    """NNCF's int8 of ``src`` for ``backend`` (:func:`.nncf_int8.quantize`), written to ``out`` and measured, as
+    variant ``name``; raises :class:`.nncf_int8.NoInt8` when accuracy control reverts every quantizer."""
+    recipe = nncf_int8.quantize(job.task, job.role, src, out, calibration, job.heldout, job.reference, job.floor,
+                                job.options, backend=backend, **kw)
+    fmt, sidecar = ("openvino", out.with_suffix(".bin")) if backend == "openvino" else ("onnx", None)
+    e = manifest.entry(job.card.id, name, fmt, "int8", "quantized", out, recipe, sidecar)
+    e["accuracy"] = job.score(e, backend)
+    e["below_floor"] = e["accuracy"] < job.floor
+    steps = " then ".join(f"{a['method']} {a['accuracy']:.4f}" for a in recipe["accuracy_search"])
+    job.say(f"  {job.card.id} {name} (NNCF): {e['size'] / 2**20:.2f} MB, accuracy {e['accuracy']:.4f} ({steps})")
+    return e
+
+
+def openvino(job: Job, src: Path) -> dict | None:
+    """NNCF's int8 IR, measured; None (and a ``skipped`` note) when no int8 model can meet the floor."""
+    xml = job.folder / "int8-ov" / f"{src.stem}.xml"
+    try:
+        return nncf_variant(job, "int8-ov", "openvino", src, xml, job.calibration,
+                     float_types=nncf_int8.float_types(job.card.id))
+    except nncf_int8.NoInt8 as exc:
+        job.skip(["int8-ov"], str(exc))
+        shutil.rmtree(xml.parent, ignore_errors=True)
+        return None
+
+
+def onnxruntime(job: Job, src: Path) -> dict:
+    """ONNX Runtime static QDQ int8 of ``src``, accuracy-aware: ONNX Runtime's quantizer and its floor search
+    (:func:`.floor_search.floor_search`) first; when that ends below the floor, NNCF's accuracy control on
+    the same ONNX model, validated on ONNX Runtime, and the better of the two is kept.
+
+    Neither dominates: ONNX Runtime's quantizer leaves BlazeFace short at 0.967 of fp32 with its output path
+    float where NNCF's reaches 1.000, and the reverse holds for BlazePose's detector (0.991 against 0.949)."""
+    out = job.folder / "int8" / f"{src.stem}.onnx"
+    e = floor_search(job, "int8", "onnx", "onnxruntime", out,
+                     lambda kept: ort_int8.quantize(src, out, job.calibration, exclude=kept),
+                     lambda: ort_int8.sensitivity(src, out, job.calibration),
+                     together=len(ort_int8.output_path(src)))
+    if e["below_floor"]:
+        e = _or_nncf(job, src, out, e)
+    # meeting the floor says nothing of speed: on small models the layout changes around int8 kernels can
+    # cost more than they save, and the manifest says so (the device's own `edgevid bench` decides there)
+    x = next(iter((job.heldout_feeds or job.calibration)[0].values()))
+    e["recipe"]["latency"] = in_fresh_process(latency_ratio, src, out, x, 200, ("onnxruntime",))
+    job.say(f"  {job.card.id} int8: {e['recipe']['latency']['onnxruntime']['speedup']:.2f}x fp32 on ONNX Runtime "
+            f"(this host, 2 threads)")
+    return e
+
+
+def _or_nncf(job: Job, src: Path, out: Path, e: dict) -> dict:
+    """ONNX Runtime's best int8 attempt ``e`` (below the floor), or NNCF's where that scores better."""
+    alt_out = out.with_name(f"{src.stem}.nncf.onnx")
+    with tempfile.TemporaryDirectory() as tmp:
+        # the same model ONNX Runtime's quantizer was given: opset 13 for per-channel weights, and pre-processed,
+        # which turns weights held in Constant nodes (PP-OCRv4 rec's) into initializers NNCF stores as int8
+        up, old, new = ort_int8.upgrade_opset(src, Path(tmp) / "opset.onnx")
+        pre, mode = ort_int8.preprocess(up, Path(tmp) / src.name)
+        try:
+            alt = nncf_variant(job, "int8", "onnxruntime", pre, alt_out, ort_int8.rekey(src, job.calibration),
+                        float_types=(), seven_bit_weights=ort_int8.saturates())
+        except Exception as exc:  # a fallback that fails leaves ONNX Runtime's model, and says why
+            reason = str(exc) if isinstance(exc, nncf_int8.NoInt8) else f"NNCF failed: {type(exc).__name__}: {exc}"
+            job.say(f"  {job.card.id} int8: no NNCF model ({reason.splitlines()[0] if reason else ''})")
+            alt_out.unlink(missing_ok=True)
+            e["recipe"]["nncf"] = reason
+            return e
+    if alt["accuracy"] <= e["accuracy"]:
+        job.say(f"  {job.card.id} int8: NNCF's {alt['accuracy']:.4f} is no better; keeping ONNX Runtime's")
+        alt_out.unlink()
+        e["recipe"]["nncf"] = {"accuracy": alt["accuracy"], "accuracy_search": alt["recipe"]["accuracy_search"]}
+        return e
+    # ONNX Runtime's quantizer's recipe and search stay on record under NNCF's
+    ort = {**{k: v for k, v in e["recipe"].items() if k not in ("versions", "built_on")}, "accuracy": e["accuracy"]}
+    shutil.move(alt_out, out)
+    e = manifest.entry(job.card.id, "int8", "onnx", "int8", "quantized", out,
+                       {**alt["recipe"], "opset": [old, new], "pre_process": mode, "ort_quantizer": ort})
+    e["accuracy"], e["below_floor"] = alt["accuracy"], alt["below_floor"]
+    return e
