@@ -93,26 +93,87 @@ def saturates() -> bool:
             and not {"avx512_vnni", "avx_vnni"} & set(cpu.features))
 
 
+def prepare(src: Path, folder: Path) -> tuple[Path, dict]:
+    """``src`` as ONNX Runtime's quantizer takes it, written into ``folder``: opset >= 13 and pre-processed;
+    returns its path and the recipe's note of both steps."""
+    up, old, new = upgrade_opset(src, folder / "opset.onnx")
+    pre, mode = preprocess(up, folder / src.name)
+    return pre, {"opset": [old, new], "pre_process": mode}
+
+
+def seed_of(qdq_model: Path, float_model: Path) -> dict:
+    """What another quantizer decided in ``qdq_model``, a QDQ int8 form of ``float_model``, for
+    :func:`quantize` to reuse: each activation it quantized, with its range (``ranges``: tensor name ->
+    [min, max], from a per-tensor QuantizeLinear), and each bias it changed (``biases``: initializer name ->
+    array; NNCF's fast bias correction)."""
+    import onnx
+    from onnx import numpy_helper
+
+    qdq, source = onnx.load(str(qdq_model)).graph, onnx.load(str(float_model)).graph
+    inits = {i.name: i for i in qdq.initializer}
+    ranges: dict[str, list[float]] = {}
+    for n in qdq.node:
+        if n.op_type == "QuantizeLinear" and n.input[0] not in inits and len(n.input) > 2:
+            scale, zero = numpy_helper.to_array(inits[n.input[1]]), numpy_helper.to_array(inits[n.input[2]])
+            if scale.size == 1:
+                lo, hi = np.iinfo(zero.dtype).min, np.iinfo(zero.dtype).max
+                s, z = float(scale.reshape(-1)[0]), float(zero.reshape(-1)[0])
+                ranges[n.input[0]] = [(lo - z) * s, (hi - z) * s]
+    old = {i.name: numpy_helper.to_array(i) for i in source.initializer}
+    biases: dict[str, np.ndarray] = {}
+    for n in qdq.node:
+        if n.op_type in ("Conv", "ConvTranspose", "Gemm") and len(n.input) > 2 and n.input[2] in old and n.input[2] in inits:
+            new = numpy_helper.to_array(inits[n.input[2]])
+            if new.shape == old[n.input[2]].shape and not np.array_equal(new, old[n.input[2]]):
+                biases[n.input[2]] = new
+    return {"ranges": ranges, "biases": biases}
+
+
+def _seeded(pre: Path, seed: dict, folder: Path) -> tuple[Path, dict]:
+    """``pre`` with ``seed``'s corrected biases, and ``seed``'s activation ranges as the quantizer's overrides
+    (each widened to hold 0, as the quantizer's own ranges do)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(pre))
+    for init in model.graph.initializer:
+        if init.name in seed["biases"]:
+            init.CopyFrom(numpy_helper.from_array(np.asarray(seed["biases"][init.name], np.float32), init.name))
+    out = folder / f"seeded.{pre.name}"
+    onnx.save(model, str(out))
+    # the quantizer refuses an override of a tensor the model lacks
+    present = {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}
+    overrides = {t: [{"rmin": np.float32(min(lo, 0.0)), "rmax": np.float32(max(hi, 0.0))}]
+                 for t, (lo, hi) in seed["ranges"].items() if t in present}
+    return out, {"TensorQuantOverrides": overrides}
+
+
 def quantize(src: Path, dst: Path, calibration: list[dict[str, np.ndarray]], exclude: list[str] | None = None,
-             method: str = "MinMax", op_types: tuple[str, ...] | None = OP_TYPES) -> dict:
+             method: str = "MinMax", op_types: tuple[str, ...] | None = OP_TYPES, seed: dict | None = None) -> dict:
     """Write a QDQ int8 model to ``dst``; returns the recipe (steps, opsets, excluded nodes, op types).
 
-    Only ``op_types`` are quantized (see :data:`OP_TYPES`)."""
+    Only ``op_types`` are quantized (see :data:`OP_TYPES`). ``seed`` (:func:`seed_of` a QDQ model of the same
+    prepared model) gives the activations it holds their ranges and the convolutions their biases; ONNX
+    Runtime still places every quantizer and calibrates the other tensors."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     calibration = rekey(src, calibration)
     reduce_range = saturates()
     with tempfile.TemporaryDirectory() as tmp:
-        up, old, new = upgrade_opset(src, Path(tmp) / "opset.onnx")
-        pre, mode = preprocess(up, Path(tmp) / "pre.onnx")
+        pre, steps = prepare(src, Path(tmp))
+        extra: dict = {}
+        if seed:
+            pre, extra = _seeded(pre, seed, Path(tmp))
         quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=reduce_range,
                         calibrate_method=CalibrationMethod[method], nodes_to_exclude=list(exclude or []),
-                        op_types_to_quantize=list(op_types) if op_types else None)
-    return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
-            "reduce_range": reduce_range,
-            "calibration": method, "opset": [old, new], "pre_process": mode, "calibration_frames": len(calibration),
-            "op_types": list(op_types) if op_types else "all", "excluded_nodes": list(exclude or [])}
+                        op_types_to_quantize=list(op_types) if op_types else None, extra_options=extra)
+    recipe = {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
+              "reduce_range": reduce_range, "calibration": method, **steps, "calibration_frames": len(calibration),
+              "op_types": list(op_types) if op_types else "all", "excluded_nodes": list(exclude or [])}
+    if seed:
+        recipe["seeded"] = {"activation_ranges": len(seed["ranges"]), "corrected_biases": len(seed["biases"])}
+    return recipe
 
 
 def _images(feeds: list[dict[str, np.ndarray]]):

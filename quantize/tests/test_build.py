@@ -392,3 +392,63 @@ def test_calibration_source_of_the_task_domain_is_used(tmp_path, module_home):
     log: list[str] = []
     build("text", ("fp16",), models=(DET,), calib=str(tmp_path), say=log.append)
     assert any(f"3 calibration frames ({tmp_path}; 3 with content)" in line for line in log), log
+
+
+def test_a_seed_gives_onnx_runtimes_quantizer_nncfs_ranges_and_bias_corrections(tmp_path):
+    """ONNX Runtime's quantizer, seeded with another int8 model of the same network (NNCF's, here), places its
+    own quantizers but takes that model's range for every activation both quantize and its corrected biases:
+    each seeded activation's QuantizeLinear scale is the seed's range over 255, and each corrected bias comes
+    back from its int32 form within half a step of the seed's value, not the source's."""
+    import nncf
+    import onnx
+    from onnx import numpy_helper
+
+    from edgevid.testing.scenes_text import standard_scenes
+    from edgevid_quantize.ort_int8 import prepare, quantize, seed_of
+
+    src = store.fetch(_det_card().reference)
+    img = standard_scenes()[0].image[:, :, ::-1].astype(np.float32) / 255.0
+    feeds = [{"x": ((img[y:y + 160, x:x + 160] - 0.5) / 0.5).transpose(2, 0, 1)[None].copy()}
+             for y, x in ((0, 0), (80, 160), (160, 320))]
+    pre, _ = prepare(src, tmp_path)
+    nncf_qdq = tmp_path / "nncf.onnx"
+    onnx.save(nncf.quantize(onnx.load(str(pre)), nncf.Dataset(feeds), subset_size=len(feeds)), str(nncf_qdq))
+    seed = seed_of(nncf_qdq, pre)
+    assert len(seed["ranges"]) > 50 and len(seed["biases"]) > 5, (len(seed["ranges"]), len(seed["biases"]))
+
+    def scales(path):
+        graph = onnx.load(str(path)).graph
+        inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        return graph, inits, {n.input[0]: float(inits[n.input[1]]) for n in graph.node
+                              if n.op_type == "QuantizeLinear" and n.input[1] in inits and inits[n.input[1]].size == 1}
+
+    quantize(src, tmp_path / "own.onnx", feeds)
+    quantize(src, tmp_path / "seeded.onnx", feeds, seed=seed)
+    graph, inits, seeded = scales(tmp_path / "seeded.onnx")
+    _, _, own = scales(tmp_path / "own.onnx")
+    # an op that moves values without computing them (Resize, MaxPool, Reshape, ...) keeps its input's
+    # scale in ONNX Runtime's placement, whatever the seed says of its output
+    writer = {o: n.op_type for n in onnx.load(str(pre)).graph.node for o in n.output}
+    moves = {"Resize", "MaxPool", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Gather", "Slice", "Pad"}
+    both = {t for t in seeded.keys() & seed["ranges"].keys() if writer.get(t) not in moves}
+    assert len(both) > 50, len(both)
+    for t in both:
+        lo, hi = seed["ranges"][t]
+        assert seeded[t] == pytest.approx((max(hi, 0.0) - min(lo, 0.0)) / 255, rel=1e-5), t
+    assert sum(not np.isclose(own[t], seeded[t], rtol=1e-3) for t in both) > 10, "the seed changed the ranges"
+    # ONNX Runtime stores a bias as int32 with a DequantizeLinear: read it back
+    dq = {n.output[0]: n for n in graph.node if n.op_type == "DequantizeLinear"}
+    source = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(pre)).graph.initializer}
+    checked = 0
+    for n in graph.node:
+        if n.op_type == "Conv" and len(n.input) > 2 and n.input[2] in dq:
+            d = dq[n.input[2]]
+            name = d.input[0].removesuffix("_quantized")
+            if name in seed["biases"]:
+                step = inits[d.input[1]]
+                back = inits[d.input[0]].astype(np.float64) * step
+                assert np.all(np.abs(back - seed["biases"][name]) <= step / 2 + 1e-7), name
+                checked += 1
+                moved = np.abs(seed["biases"][name] - source[name]) > step
+                assert np.all((np.abs(back - source[name]) > step / 2)[moved]), name
+    assert checked == len(seed["biases"]), (checked, len(seed["biases"]))
