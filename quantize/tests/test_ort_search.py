@@ -111,3 +111,32 @@ def test_a_failing_nncf_fallback_leaves_onnx_runtimes_model_and_says_why(module_
     assert any("no NNCF model" in line for line in log), log
     shipped = module_home / int8["path"]
     assert sorted(p.name for p in shipped.parent.iterdir()) == [shipped.name]
+
+
+def test_a_failing_placement_leaves_nncfs_model_and_says_why(module_home, monkeypatch):
+    """The third try is optional too: if ONNX Runtime's quantizer fails on NNCF's ranges (an override it refuses,
+    say), NNCF's model stays where it is, unchanged, the reason is on record and no candidate is left."""
+    import shutil
+    import types
+
+    from edgevid.models import store
+    from edgevid.registry import get_registry
+    from edgevid_quantize import int8_variants, ort_int8
+
+    def refuses(*args, **kwargs):
+        raise ValueError("Tensor 'x' in TensorQuantOverrides is not present in the model\nmore")
+
+    monkeypatch.setattr(ort_int8, "quantize", refuses)
+    src = store.fetch(get_registry().task("text").models["detector"].reference)
+    folder = module_home / "built" / "lab"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "nncf.onnx"
+    shutil.copyfile(src, out)  # stands for NNCF's model: an ONNX graph of the same network
+    before = out.read_bytes()
+    job = types.SimpleNamespace(card=types.SimpleNamespace(id="ppocrv4-det"), say=lambda s: None, calibration=[],
+                                floor=0.99, max_kept=0)
+    e = {"accuracy": 1.0, "below_floor": False, "recipe": {"tool": "nncf.quantize", "ort_quantizer": {}}}
+    kept = int8_variants._or_placed(job, src, out, e)
+    assert kept is e and out.read_bytes() == before
+    assert kept["recipe"]["placed"] == "failed: ValueError: Tensor 'x' in TensorQuantOverrides is not present in the model"
+    assert sorted(p.name for p in folder.iterdir()) == ["nncf.onnx"], "no candidate left behind"
