@@ -19,7 +19,8 @@ Every candidate is measured with the task's metric on the held-out frames the ta
 floor is rebuilt keeping its most sensitive nodes in float (for ONNX Runtime, its output path first, then
 nodes ranked by their own quantization error, ``ort_int8.sensitivity``), doubling how many until the floor
 holds; the manifest says which were kept. Where ONNX Runtime's quantizer never meets the floor, NNCF's
-accuracy control makes its int8 model too, and the better of the two ships.
+accuracy control makes its int8 model too, and where NNCF's wins, ONNX Runtime's quantizer tries once more
+with NNCF's ranges and bias corrections (:func:`.int8_variants.onnxruntime`).
 """
 
 from __future__ import annotations

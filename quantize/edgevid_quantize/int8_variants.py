@@ -41,7 +41,7 @@ def openvino(job: Job, src: Path) -> dict | None:
     xml = job.folder / "int8-ov" / f"{src.stem}.xml"
     try:
         return nncf_variant(job, "int8-ov", "openvino", src, xml, job.calibration,
-                     float_types=nncf_int8.float_types(job.card.id))
+                            float_types=nncf_int8.float_types(job.card.id))
     except nncf_int8.NoInt8 as exc:
         job.skip(["int8-ov"], str(exc))
         shutil.rmtree(xml.parent, ignore_errors=True)
@@ -114,7 +114,9 @@ def _or_placed(job: Job, src: Path, out: Path, e: dict) -> dict:
         return e
     good = alt["accuracy"] >= min(e["accuracy"], job.floor)
     # the two int8 models timed against each other, interleaved, in one fresh process
-    faster = in_fresh_process(latency_ratio, out, alt_out, _input(job), 200, ("onnxruntime",))["onnxruntime"] if good else None
+    faster = None
+    if good:
+        faster = in_fresh_process(latency_ratio, out, alt_out, _input(job), 200, ("onnxruntime",))["onnxruntime"]
     if not good or faster["speedup"] <= 1.0:
         alt_out.unlink()
         e["recipe"]["placed"] = {"accuracy": alt["accuracy"], "accuracy_search": alt["recipe"]["accuracy_search"],
