@@ -71,7 +71,9 @@ def _face() -> tuple[list[np.ndarray], list[np.ndarray]]:
     calib = [sf.compose(bg, 480, 640, [sf.Placement("camera", 60 + 30 * i, 80, 70 + 20 * i),
                                        sf.Placement("astronaut", 380, 200 + 10 * i, 40 + 10 * i)])
              for i, bg in enumerate(("grass", "brick", "coffee", "rocket"))]
-    return [s.image for s in calib], [s.image for s in sf.standard_set()]
+    # four compositions give the activation ranges 8 faces on 4 backdrops: with varied scenes added, NNCF's plain
+    # int8 of BlazeFace short meets the floor on ONNX Runtime (0.983 before) and LiteRT's search does (0.983 before)
+    return [s.image for s in calib] + unlabeled("face", 28, seed=1), [s.image for s in sf.standard_set()]
 
 
 def _pose() -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -60,9 +60,9 @@ def onnxruntime(job: Job, src: Path) -> dict:
        Runtime's own placement fuses whole. That model ships if it scores as well and runs faster.
 
     Each helps a different model: the first alone meets the floor for BlazePose's detector (0.991, where
-    NNCF's reads 0.949); the second lifts both BlazeFace models from 0.967 and 0.970 to 1.000, and the
-    segmenters and the pose landmark model from 0.927-0.949 to 0.990-0.991; the third keeps 1.000 at ONNX Runtime's
-    faster placement for BlazeFace (1.27x and 1.86x NNCF's on a Zen 5 EPYC)."""
+    NNCF's reads 0.949); the second lifts both BlazeFace models from 0.983 and 0.920 to 1.000 (plain int8) and
+    0.990, and the segmenters and the pose landmark model from 0.927-0.949 to 0.990-0.991; the third keeps
+    BlazeFace full's 0.990 at ONNX Runtime's faster placement (1.94x NNCF's on a Zen 5 EPYC)."""
     out = job.folder / "int8" / f"{src.stem}.onnx"
     e = _search(job, src, out)
     if e["below_floor"]:

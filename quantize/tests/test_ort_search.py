@@ -1,10 +1,11 @@
 """ONNX Runtime int8's accuracy search on a model whose int8 loses most at its outputs: BlazeFace short.
 
-Its head convolutions write score logits and box offsets that the task thresholds. Plain int8 reads 0.56
+Its head convolutions write score logits and box offsets that the task thresholds. Plain int8 reads 0.10
 of fp32's detection F1, and keeping the path from those heads to the outputs float restores most of it;
 no single layer's SQNR shows it (30-40 dB). The search tries the whole output path float first, as one
-step. When ONNX Runtime's quantizer still ends below the floor, NNCF's accuracy control quantizes the same
-ONNX model, validated on ONNX Runtime, and the better of the two is kept. Where NNCF's is kept, ONNX
+step. When ONNX Runtime's quantizer still ends below the floor, NNCF quantizes the same ONNX model (with
+accuracy control where its plain int8 misses the floor), validated on ONNX Runtime, and the better of the
+two is kept. Where NNCF's is kept, ONNX
 Runtime's quantizer runs once more with NNCF's ranges and bias corrections, and its model ships if it
 meets the floor too and runs faster.
 """
@@ -19,10 +20,11 @@ pytestmark = pytest.mark.slow
 def test_output_path_goes_float_first_then_nncf_then_onnx_runtimes_placement_meets_the_floor(module_home, monkeypatch):
     """`edgevid build face --variants fp32,int8` for BlazeFace short: plain int8 is far below the floor; the
     output path (both output Concats back to the four head convolutions) float lifts it above 0.9 of fp32,
-    and stays float in the later attempts because it helped. That search ends below the floor (0.967 at
-    most here), so NNCF's accuracy control makes an int8 model that meets it. NNCF leaves the residual
-    Adds' padded inputs float, which ONNX Runtime cannot fuse; its quantizer, given NNCF's ranges and
-    biases, quantizes every Add and meets the floor as well (1.000 here), and ships where it runs faster."""
+    and stays float in the later attempts because it helped. That search ends below the floor (0.976 at
+    most here), so NNCF quantizes the model: its plain int8 meets the floor on the face calibration's 32
+    scenes (1.000; with the 4 compositions alone it read 0.983 and needed accuracy control). NNCF leaves
+    the residual Adds' padded inputs float, which ONNX Runtime cannot fuse; its quantizer, given NNCF's
+    ranges and biases, quantizes every Add, and its model ships if it meets the floor too and runs faster."""
     import onnx
 
     from edgevid.backends.onnxruntime import OnnxRuntimeBackend
@@ -56,8 +58,9 @@ def test_output_path_goes_float_first_then_nncf_then_onnx_runtimes_placement_mee
     best_ort = max(a["accuracy"] for a in search)
     if best_ort < 0.99:
         # NNCF's model beat ONNX Runtime's best attempt and meets the floor
-        assert nncf["tool"].startswith("nncf.quantize") and "quantize_with_accuracy_control" in nncf["tool"]
-        assert ort["accuracy"] == best_ort and nncf["opset"] == [14, 14] and nncf["accuracy"] >= 0.99
+        assert nncf["tool"].startswith("nncf.quantize") and nncf["accuracy_search"][0]["accuracy"] >= 0.99, nncf
+        nncf_accuracy = nncf["accuracy"] if placed else int8["accuracy"]  # a summary under the placed model's recipe
+        assert ort["accuracy"] == best_ort and nncf["opset"] == [14, 14] and nncf_accuracy >= 0.99
         # ONNX Runtime's placement with NNCF's ranges: shipped, or on record with why not
         again = recipe if placed else recipe["placed"]
         assert max(a["accuracy"] for a in again["accuracy_search"]) >= 0.99, again["accuracy_search"]
