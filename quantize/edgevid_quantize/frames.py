@@ -25,7 +25,9 @@ _CALIB_BACKGROUNDS = ("grass", "brick", "coffee", "rocket", "chelsea", "astronau
 
 def _text() -> tuple[list[np.ndarray], list[np.ndarray]]:
     calib, held = _text_scenes()
-    return [s.image for s in calib], [s.image for s in held]
+    # eight scenes alone gave LiteRT's int8 detector too narrow a sample of ranges (0.986); with 24 unlabeled scenes
+    # of random strings on real photos it meets the floor (0.991), and every variant at the floor stays there
+    return [s.image for s in calib] + unlabeled("text", 24, seed=1), [s.image for s in held]
 
 
 def _text_scenes() -> tuple[list, list]:
