@@ -167,6 +167,23 @@ def standard_scenes() -> list[TextScene]:
     ]
 
 
+def long_line_scenes() -> list[TextScene]:
+    """Two 1280x720 frames, five lines: four of 32 to 42 characters, three to four times longer than the
+    recogniser's 320-pixel training width once scaled to its 48-pixel height."""
+    S, D = SIMPLEX, DUPLEX
+    return [
+        compose("long-coffee", "coffee", (1280, 720), [
+            LineSpec("Platform 9 Departures to Harbour Gate 31", (30, 120), S, 1.1, 2),
+            LineSpec("Cycle Lane closed between Row K and Hall 9", (30, 400), D, 1.0, 2),
+            LineSpec("Visitor Bay", (700, 640), S, 1.0, 2),
+        ]),
+        compose("long-brick", "brick", (1280, 720), [
+            LineSpec("Meeting Room 404 Floor 7 Kitchen", (40, 200), D, 1.3, 2),
+            LineSpec("Wet Floor! Storage 2 Checkout 4 Press Here", (20, 520), S, 0.9, 2, LIGHT),
+        ]),
+    ]
+
+
 def no_text_frame(bg: str = "grass", size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """A real photo with no text in it (default: scikit-image's grass), at ``size`` (w, h)."""
     return background(bg, size)

@@ -1,4 +1,4 @@
-"""Image-model helpers shared by task plugins: letterboxing, input tensors, SSD anchor decoding.
+"""Image-model helpers shared by task plugins: letterboxing, input tensors, SSD anchor decoding, line windows.
 
 Imported only by plugins (never by ``import edgevid``); OpenCV is imported inside functions.
 """

@@ -148,12 +148,20 @@ def convert(src: Path, work: Path, shape: list[int], frames: list[np.ndarray]) -
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def nhwc(feed: np.ndarray, shape: list[int]) -> list[np.ndarray]:
+def nhwc(feed: np.ndarray, shape: list[int], lines: bool = False) -> list[np.ndarray]:
     """A feed (NCHW, or NHWC where ``shape`` is) as batch-1 NHWC samples of the fixed ``shape``: a narrower
-    line crop is padded right with zeros, as the recogniser's own batches are; any other size is stretched."""
+    line crop is padded right with zeros, as the recogniser's own batches are; with ``lines`` (a model that
+    reads text lines, padded right) a wider one is cut into the overlapping windows the task reads it in;
+    any other size is stretched."""
     import cv2
 
+    from edgevid.vision import lines as line_windows
+
     h, w, c = shape[1:] if channels_last(shape) else (shape[2], shape[3], shape[1])
+    if lines and feed.shape[1 if channels_last(shape) else 2] == h:
+        axis = 2 if channels_last(shape) else 3
+        feed = np.concatenate([line_windows.windows(np.moveaxis(x, axis - 1, -1), w) for x in feed])
+        feed = np.moveaxis(feed, -1, axis)
     out = []
     for x in feed:
         if not channels_last(shape):

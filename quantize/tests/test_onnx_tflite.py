@@ -42,6 +42,19 @@ def test_narrow_line_is_padded_right_like_the_recogniser_batches():
     assert not out[1][0, :, 200:].any()
 
 
+def test_a_long_line_is_cut_into_the_windows_the_task_reads_it_in():
+    x = np.arange(1 * 3 * 48 * 600, dtype=np.float32).reshape(1, 3, 48, 600)
+    wins = nhwc(x, [1, 3, 48, 320], lines=True)
+    # windows every 320 - 2 * 32 = 256 pixels: 0, 256 and 512, the last zero-padded past 600
+    assert [w.shape for w in wins] == [(1, 48, 320, 3)] * 3
+    np.testing.assert_array_equal(wins[1][0], x[0, :, :, 256:576].transpose(1, 2, 0))
+    np.testing.assert_array_equal(wins[2][0, :, :88], x[0, :, :, 512:].transpose(1, 2, 0))
+    assert not wins[2][0, :, 88:].any()
+    # a model that does not read lines has it squeezed, and a frame of another height is stretched either way
+    assert len(nhwc(x, [1, 3, 48, 320])) == 1
+    assert len(nhwc(np.zeros((1, 3, 544, 960), np.float32), [1, 3, 480, 640], lines=True)) == 1
+
+
 def test_other_sizes_are_stretched_and_keep_their_content():
     x = np.zeros((1, 3, 544, 960), np.float32)
     x[:, 0] = 1.0  # red everywhere

@@ -36,7 +36,7 @@ RECOGNIZER = ModelCard(
     homepage="https://github.com/PaddlePaddle/PaddleOCR",
     description="Reads one text-line crop (height 48) into per-step character probabilities over 6625 classes "
                 "(blank + Chinese/Latin dictionary stored in the model metadata key 'character' + space).",
-    # (pixel/255 - 0.5) / 0.5, NCHW; width follows the crop's aspect, padded to the batch's widest.
+    # (pixel/255 - 0.5) / 0.5, NCHW; width follows the crop's aspect (at least 320), batched only with crops as wide.
     input=InputSpec(size=(48, None), layout="NCHW", color="RGB", scale=1 / 255, mean=(0.5,) * 3, std=(0.5,) * 3,
                     resize="pad-right"),
     outputs=("per-step class probabilities, NxTx6625",),

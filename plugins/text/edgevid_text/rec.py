@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -39,15 +40,27 @@ def _normalised(crop: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def batches(crops: list[np.ndarray], batch_size: int = 6, *, height: int = HEIGHT,
             width: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (indices, ``Nx3xHxW`` tensor) for crops grouped by similar aspect ratio.
+    """Yield (indices, ``Nx3xHxW`` tensor) for up to ``batch_size`` crops at a time.
 
-    Sorting by width/height keeps padding small inside a batch. With ``width=None`` (the
-    recogniser) ``W`` fits the batch's widest crop, never below 320, the training width; a fixed
-    ``width`` (the direction classifier's 192) squeezes longer crops into it.
+    With ``width=None`` (the recogniser) each crop is read at its own width, never below 320, the
+    training width, and batched only with crops of that same width: padded to a wider neighbour, a line
+    reads differently (PP-OCRv4 drops more spaces), so a line's text would depend on what else is in
+    the frame. A fixed ``width`` (the direction classifier's 192) squeezes longer crops into it; a
+    recogniser converted to a fixed width reads them with :func:`windows` instead.
     """
     ratios = np.array([c.shape[1] / max(c.shape[0], 1) for c in crops], np.float64)
-    order = np.argsort(ratios, kind="stable")
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        w = width or max(MIN_WIDTH, int(math.ceil(height * ratios[idx].max())))
-        yield idx, np.stack([_normalised(crops[i], height, w) for i in idx])
+    widths = [width or max(MIN_WIDTH, math.ceil(height * r)) for r in ratios]
+    for w, same in itertools.groupby(sorted(range(len(crops)), key=widths.__getitem__), key=widths.__getitem__):
+        same = list(same)
+        for start in range(0, len(same), batch_size):
+            idx = np.asarray(same[start : start + batch_size])
+            yield idx, np.stack([_normalised(crops[i], height, w) for i in idx])
+
+
+def windows(crop: np.ndarray, width: int, *, height: int = HEIGHT) -> np.ndarray:
+    """One crop as ``K x 3 x height x width`` overlapping windows (:func:`edgevid.vision.lines.windows`), for a
+    recogniser of fixed ``width``: resized with its aspect kept, never squeezed, and padded as in :func:`batches`."""
+    from edgevid.vision import lines
+
+    h, w = crop.shape[:2]
+    return lines.windows(_normalised(crop, height, max(width, math.ceil(height * w / max(h, 1)))), width)

@@ -2,7 +2,7 @@
 
 Stages: :meth:`TextTask.preprocess` sizes and normalises the frame for the detector;
 :meth:`TextTask.infer` runs the detector, extracts quads, straightens each into a line crop
-and runs the recogniser on batches of crops; :meth:`TextTask.postprocess` decodes the CTC
+and runs the recogniser on batches of crops of one width; :meth:`TextTask.postprocess` decodes the CTC
 output and returns :class:`edgevid.Texts` in source pixels, in reading order.
 """
 
@@ -58,7 +58,7 @@ class TextTask(Task):
     Options: ``det_limit`` (960: the detector's long side, multiple of 32), ``det_thresh`` (0.3:
     text-pixel probability), ``box_thresh`` (0.6: mean probability inside a box), ``unclip_ratio``
     (1.5: how much the text kernel is grown), ``min_score`` (0.5: recognition confidence to keep a
-    line), ``batch_size`` (6 lines per recogniser call), ``upside_down`` (False: also load the
+    line), ``batch_size`` (up to 6 lines of one width per recogniser call), ``upside_down`` (False: also load the
     direction classifier and turn lines read upside down).
     """
 
@@ -127,7 +127,7 @@ class TextTask(Task):
         return crops
 
     def infer(self, prepared: Prepared) -> Raw:
-        """Detect quads, crop each line, and run the recogniser on batches of similar-width crops."""
+        """Detect quads, crop each line, and read each at its own width (or in windows, on a fixed-width conversion)."""
         from . import rec
 
         quads, scores = self._detect(prepared)
@@ -135,16 +135,28 @@ class TextTask(Task):
         if self.upside_down and crops:
             crops = self._turn_upside_down_lines(crops)
         probs: list[np.ndarray] = [None] * len(crops)  # type: ignore[list-item]
-        model = self.loaded["recognizer"]
-        _, width, nchw, batch = self._forms["recognizer"]
-        # a conversion with a fixed batch and width (TFLite) takes lines one at a time, squeezed to its width
-        for idx, tensor in rec.batches(crops, batch or self.batch_size, width=width):
-            if not nchw:
-                tensor = np.ascontiguousarray(tensor.transpose(0, 2, 3, 1))
-            out = next(iter(model(tensor).values()))
-            for i, p in zip(idx, out):
-                probs[i] = p
+        _, width, _, _ = self._forms["recognizer"]
+        if width is None:
+            for idx, tensor in rec.batches(crops, self.batch_size):
+                for i, p in zip(idx, self._recognise(tensor)):
+                    probs[i] = p
+        else:
+            # a conversion with a fixed width (onnx2tf's TFLite) reads a longer line in overlapping windows: squeezed
+            # into the width, a long line's characters narrow below what the recogniser was trained on
+            from edgevid.vision import lines
+
+            for i, crop in enumerate(crops):
+                probs[i] = lines.stitch(self._recognise(rec.windows(crop, width)), width)
         return Raw(quads, scores, probs)
+
+    def _recognise(self, tensor: np.ndarray) -> np.ndarray:
+        """``Nx3xHxW`` line tensors -> the recogniser's ``NxTxC``, in the model's layout and batch size."""
+        _, _, nchw, batch = self._forms["recognizer"]
+        if not nchw:
+            tensor = np.ascontiguousarray(tensor.transpose(0, 2, 3, 1))
+        model = self.loaded["recognizer"]
+        step = batch or len(tensor)
+        return np.concatenate([next(iter(model(tensor[s : s + step]).values())) for s in range(0, len(tensor), step)])
 
     def postprocess(self, raw: Raw, prepared: Prepared) -> Texts:
         """CTC-decode each line; keep lines read with confidence >= ``min_score``."""

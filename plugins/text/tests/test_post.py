@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from edgevid.errors import UnsupportedModelError
+from edgevid.vision import lines
 from edgevid_text import ctc, det_post, rec
 
 
@@ -56,10 +57,50 @@ def test_tall_crops_are_turned_and_batches_fit_their_widest_crop():
     img = np.zeros((200, 200, 3), np.uint8)
     tall = rec.crop_quad(img, np.float32([[10, 10], [30, 10], [30, 110], [10, 110]]))
     assert tall.shape[:2] == (20, 100) and next(rec.batches([tall]))[1].shape == (1, 3, 48, 320)
-    crops = [np.zeros((20, 100, 3), np.uint8), np.zeros((10, 200, 3), np.uint8), np.zeros((30, 30, 3), np.uint8)]
-    (idx, x), = rec.batches(crops, batch_size=6)
-    assert list(idx) == [2, 0, 1] and x.shape == (3, 3, 48, 960)  # 200/10 * 48 = 960 > 320
-    assert x.min() >= -1 and x.max() <= 1
+    crops = [np.zeros((20, 100, 3), np.uint8), np.zeros((10, 200, 3), np.uint8), np.zeros((30, 30, 3), np.uint8),
+             np.zeros((10, 100, 3), np.uint8), np.zeros((20, 200, 3), np.uint8)]
+    got = [(list(idx), x.shape) for idx, x in rec.batches(crops, batch_size=6)]
+    # each crop at its own width (at least 320; 200/10 * 48 = 960), batched only with crops of that width
+    assert got == [([0, 2], (2, 3, 48, 320)), ([3, 4], (2, 3, 48, 480)), ([1], (1, 3, 48, 960))]
+    assert [list(idx) for idx, _ in rec.batches(crops, batch_size=1)] == [[0], [2], [3], [4], [1]]
+
+
+def test_a_line_reads_the_same_whatever_else_is_in_the_frame():
+    from skimage import data
+
+    line = np.ascontiguousarray(data.astronaut()[300:330, 100:250, ::-1])
+    alone = next(rec.batches([line]))[1][0]
+    for others in ([np.zeros((10, 300, 3), np.uint8)], [np.zeros((30, 30, 3), np.uint8)] * 7):
+        for idx, x in rec.batches([line] + others):
+            if 0 in idx:
+                np.testing.assert_array_equal(x[list(idx).index(0)], alone)
+    assert alone.shape == (3, 48, 320) and alone.min() >= -1 and alone.max() <= 1
+
+
+def test_windows_cover_a_long_crop_without_squeezing_it():
+    crop = np.zeros((24, 500, 3), np.uint8)  # 1000 pixels wide at height 48
+    crop[:, ::2] = 255
+    wins = rec.windows(crop, 320)  # margins of 32
+    # windows start every 320 - 2 * 32 = 256 pixels: 0, 256, 512, 768; the last reaches 1088 >= 1000
+    assert wins.shape == (4, 3, 48, 320)
+    line = rec._normalised(crop, 48, 1088)
+    for k, w in enumerate(wins):
+        np.testing.assert_array_equal(w, line[:, :, 256 * k : 256 * k + 320])
+    short = np.zeros((24, 100, 3), np.uint8)
+    np.testing.assert_array_equal(rec.windows(short, 320), next(rec.batches([short], width=320))[1])
+
+
+def test_stitch_takes_each_step_from_the_window_that_sees_most_around_it():
+    # a line of 136 steps, labelled by their index; window k reads steps [32k, 32k + 40) (8 pixels a step)
+    line = np.eye(140, dtype=np.float32)[:136]
+    line = np.pad(line, ((0, 8), (0, 0)))
+    probs = np.stack([line[32 * k : 32 * k + 40] for k in range(4)])
+    got = lines.stitch(probs, 320, margin=32)
+    np.testing.assert_array_equal(got[:136], line[:136])
+    assert len(got) == 3 * 32 + 40
+    # a middle window gives only its middle: corrupt every window's margins but the outer ones
+    probs[1:, :4] = probs[:-1, -4:] = 0
+    np.testing.assert_array_equal(lines.stitch(probs, 320, margin=32)[:136], line[:136])
 
 
 def test_greedy_decode_merges_repeats_and_drops_blanks():

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+import edgevid
 from edgevid.errors import ConfigError
 from edgevid.testing.scenes_text import TextLine, TextScene, score
 
@@ -73,6 +74,31 @@ def test_rotated_lines_are_straightened_and_read(reader, scenes, angle):
     s = score([TextScene(scene.name, image, lines)], [result], iou_threshold=0.3)
     assert s.recall == 1.0, (result.text, result.xyxy, boxes)
     assert s.char_accuracy(ignore_spaces=True) >= 0.95, list(zip(s.truth, s.read))
+
+
+def test_a_fixed_width_recogniser_reads_long_lines_in_windows(reader, monkeypatch):
+    """A recogniser converted to a fixed 320-pixel width (onnx2tf's TFLite) reads lines three to four times
+    longer than that: here the ONNX weights, told their input is that fixed width, read the long lines as
+    they read at their own dynamic width. Measured: every character right ignoring spaces, both ways;
+    squeezed into the width they read 0.574."""
+    from edgevid.testing.scenes_text import long_line_scenes
+    from edgevid_text import rec
+
+    scenes = long_line_scenes()
+    dynamic = score(scenes, [reader("onnxruntime")(s.image) for s in scenes])
+    fixed = edgevid.load("text", backend="onnxruntime", variant="fp32")
+    try:
+        _, _, nchw, batch = fixed._forms["recognizer"]
+        fixed._forms["recognizer"] = (48, 320, nchw, batch)
+        windowed = score(scenes, [fixed(s.image) for s in scenes])
+        monkeypatch.setattr(rec, "windows", lambda crop, width: rec._normalised(crop, rec.HEIGHT, width)[None])
+        squeezed = score(scenes, [fixed(s.image) for s in scenes])
+    finally:
+        fixed.close()
+    assert dynamic.recall == windowed.recall == 1.0
+    assert dynamic.char_accuracy(ignore_spaces=True) >= 0.97, list(zip(dynamic.truth, dynamic.read))
+    assert windowed.char_accuracy(ignore_spaces=True) >= 0.97, list(zip(windowed.truth, windowed.read))
+    assert squeezed.char_accuracy(ignore_spaces=True) < 0.8, list(zip(squeezed.truth, squeezed.read))
 
 
 @pytest.mark.parametrize("bad", [{"det_limit": 16}, {"box_thresh": 1.5}, {"unclip_ratio": 0}, {"batch_size": 0}])
