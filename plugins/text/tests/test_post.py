@@ -53,7 +53,7 @@ def test_weak_blobs_are_dropped_by_box_thresh():
     assert len(det_post.boxes_from_map(prob, (64, 96))[0]) == 0
 
 
-def test_tall_crops_are_turned_and_batches_fit_their_widest_crop():
+def test_tall_crops_are_turned_and_each_crop_is_batched_at_its_own_width():
     img = np.zeros((200, 200, 3), np.uint8)
     tall = rec.crop_quad(img, np.float32([[10, 10], [30, 10], [30, 110], [10, 110]]))
     assert tall.shape[:2] == (20, 100) and next(rec.batches([tall]))[1].shape == (1, 3, 48, 320)
