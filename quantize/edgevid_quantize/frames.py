@@ -27,7 +27,7 @@ def _text() -> tuple[list[np.ndarray], list[np.ndarray]]:
     calib, held = _text_scenes()
     # eight scenes alone gave LiteRT's int8 detector too narrow a sample of ranges (0.986); with 24 unlabeled scenes
     # of random strings on real photos it meets the floor (0.991), and every variant at the floor stays there
-    return [s.image for s in calib] + unlabeled("text", 24, seed=1), [s.image for s in held]
+    return _topped_up("text", [s.image for s in calib]), [s.image for s in held]
 
 
 def _text_scenes() -> tuple[list, list]:
@@ -75,7 +75,7 @@ def _face() -> tuple[list[np.ndarray], list[np.ndarray]]:
              for i, bg in enumerate(("grass", "brick", "coffee", "rocket"))]
     # four compositions give the activation ranges 8 faces on 4 backdrops: with varied scenes added, NNCF's plain
     # int8 of BlazeFace short meets the floor on ONNX Runtime (0.983 before) and LiteRT's search does (0.983 before)
-    return [s.image for s in calib] + unlabeled("face", 28, seed=1), [s.image for s in sf.standard_set()]
+    return _topped_up("face", [s.image for s in calib]), [s.image for s in sf.standard_set()]
 
 
 def _pose() -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -102,7 +102,7 @@ def _segment() -> tuple[list[np.ndarray], list[np.ndarray]]:
     held += [ss.compose(bg, 720, 1280, x, h) for bg, x, h in (("coffee", 150, 650), ("rocket", 820, 500),
                                                               ("brick", 400, 560), ("immunohistochemistry", 980, 600))]
     # four compositions alone left int8 at 0.94 mask IoU: add varied scenes (a seed the training frames do not use)
-    return [s.image for s in calib] + unlabeled("segment", 28, seed=1), [s.image for s in held]
+    return _topped_up("segment", [s.image for s in calib]), [s.image for s in held]
 
 
 #: task -> function giving (calibration frames, held-out frames)
@@ -111,6 +111,12 @@ DOMAINS = {"text": _text, "orientation": _orientation, "face": _face, "pose": _p
 
 #: At most this many frames are taken from a user's calibration source, spread evenly over it.
 MAX_CALIB_FRAMES = 32
+
+
+def _topped_up(task: str, composed: list[np.ndarray]) -> list[np.ndarray]:
+    """A domain's composed calibration frames, topped up to ``MAX_CALIB_FRAMES`` with unlabeled scenes of the
+    task (seed 1, which the training frames do not use): as many frames as a user's source may give."""
+    return composed + unlabeled(task, MAX_CALIB_FRAMES - len(composed), seed=1)
 
 
 def from_source(spec: str, limit: int = MAX_CALIB_FRAMES) -> list[np.ndarray]:
