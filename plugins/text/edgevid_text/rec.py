@@ -28,10 +28,15 @@ def crop_quad(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return crop
 
 
+def _own_width(crop: np.ndarray, height: int) -> int:
+    """The crop's width once resized to ``height`` with its aspect kept."""
+    h, w = crop.shape[:2]
+    return max(1, math.ceil(height * w / max(h, 1)))
+
+
 def _normalised(crop: np.ndarray, height: int, width: int) -> np.ndarray:
     """One crop -> ``3 x height x width``: aspect-keeping resize, scaled to [-1, 1], zero (grey) padded right."""
-    h, w = crop.shape[:2]
-    resized_w = min(width, max(1, math.ceil(height * w / h)))
+    resized_w = min(width, _own_width(crop, height))
     resized = cv2.resize(crop, (resized_w, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     out = np.zeros((3, height, width), np.float32)
     out[:, :, :resized_w] = (resized * np.float32(2 / 255) - 1).transpose(2, 0, 1)
@@ -48,8 +53,7 @@ def batches(crops: list[np.ndarray], batch_size: int = 6, *, height: int = HEIGH
     the frame. A fixed ``width`` (the direction classifier's 192) squeezes longer crops into it; a
     recogniser converted to a fixed width reads them with :func:`windows` instead.
     """
-    ratios = np.array([c.shape[1] / max(c.shape[0], 1) for c in crops], np.float64)
-    widths = [width or max(MIN_WIDTH, math.ceil(height * r)) for r in ratios]
+    widths = [width or max(MIN_WIDTH, _own_width(c, height)) for c in crops]
     for w, same in itertools.groupby(sorted(range(len(crops)), key=widths.__getitem__), key=widths.__getitem__):
         same = list(same)
         for start in range(0, len(same), batch_size):
@@ -62,5 +66,4 @@ def windows(crop: np.ndarray, width: int, *, height: int = HEIGHT) -> np.ndarray
     recogniser of fixed ``width``: resized with its aspect kept, never squeezed, and padded as in :func:`batches`."""
     from edgevid.vision import lines
 
-    h, w = crop.shape[:2]
-    return lines.windows(_normalised(crop, height, max(width, math.ceil(height * w / max(h, 1)))), width)
+    return lines.windows(_normalised(crop, height, max(width, _own_width(crop, height))), width)
