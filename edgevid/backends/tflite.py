@@ -2,7 +2,8 @@
 
 XNNPACK is the interpreter's default CPU delegate. External delegates (Coral EdgeTPU, the GPU
 delegate) are used when their shared libraries are present; ``options["delegate"]`` names a
-library path explicitly.
+library path explicitly. ``options["kernels"] = "reference"`` runs LiteRT's reference kernels instead of
+XNNPACK: slow, but each op computed as TFLite defines it (the toolchain settles conversion checks with it).
 """
 
 from __future__ import annotations
@@ -164,9 +165,13 @@ class TfliteBackend(Backend):
                 delegates.append(mod.load_delegate(lib, dict(opts.options.get("delegate_options", {}))))
         if opts.precision and opts.precision not in ("f32", "fp32"):
             notes.append(f"precision hint {opts.precision!r} ignored: TFLite runs the model's own precision")
+        kw = {}
+        if opts.options.get("kernels") == "reference":
+            kw["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_REF
+            notes.append("LiteRT reference kernels (no XNNPACK)")
         with translate_errors(cls.name, path, "load"):
             interp = mod.Interpreter(model_path=str(path), num_threads=opts.threads,
-                                     experimental_delegates=delegates or None)
+                                     experimental_delegates=delegates or None, **kw)
             interp.allocate_tensors()
         if not interp.get_input_details():
             raise UnsupportedModelError(f"{Path(path).name} has no inputs")

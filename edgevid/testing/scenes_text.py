@@ -184,6 +184,25 @@ def long_line_scenes() -> list[TextScene]:
     ]
 
 
+def heldout_long_scenes() -> list[TextScene]:
+    """Two 1280x720 frames, six lines: four of 32 to 44 characters (long lines, which a fixed-width
+    recogniser reads in windows) and two short ones, none holding a line the toolchain calibrates on (unlike
+    :func:`long_line_scenes`, whose long lines are made of them): the text domain's held-out long lines."""
+    S, D = SIMPLEX, DUPLEX
+    return [
+        compose("held-long-camera", "camera", (1280, 720), [
+            LineSpec("Northbound trains depart from Quay 12", (30, 110), D, 1.1, 2),
+            LineSpec("Lost property desk open 8am to 6pm", (40, 360), S, 1.2, 2, LIGHT),
+            LineSpec("Bridge End", (880, 620), D, 1.3, 3),
+        ]),
+        compose("held-long-astronaut", "astronaut", (1280, 720), [
+            LineSpec("Quarry Road 55 via Mill Lane and Ferry Point", (20, 150), S, 1.0, 2),
+            LineSpec("Fire door keep shut at all times", (60, 430), D, 1.2, 2),
+            LineSpec("Zone 6", (1000, 640), S, 1.5, 3),
+        ]),
+    ]
+
+
 def no_text_frame(bg: str = "grass", size: tuple[int, int] = (640, 480)) -> np.ndarray:
     """A real photo with no text in it (default: scikit-image's grass), at ``size`` (w, h)."""
     return background(bg, size)

@@ -232,7 +232,8 @@ def _fp32_onnx(job: _Job, src: Path) -> dict | None:
         source = load_at_f32(job.card, job.card.reference, "tflite")
         converted = load_at_f32(job.card, file_variant(out), "onnxruntime")
         try:
-            recipe["verified"] = tflite_onnx.verify(source, converted, _verification_feeds(job, source))
+            recipe["verified"] = tflite_onnx.verify(source, converted, _verification_feeds(job, source),
+                                                   referee=lambda: tflite_onnx.on_reference_kernels(source))
         finally:
             source.close()
             converted.close()

@@ -24,9 +24,13 @@ _CALIB_BACKGROUNDS = ("grass", "brick", "coffee", "rocket", "chelsea", "astronau
 
 
 def _text() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    from edgevid.testing import scenes_text as st
+
     calib, held = _text_scenes()
     # eight scenes alone gave LiteRT's int8 detector too narrow a sample of ranges (0.986); with 24 unlabeled scenes
     # of random strings on real photos it meets the floor (0.991), and every variant at the floor stays there
+    # and two frames of long lines (stop 49): 409 characters where the six held 246, and lines LiteRT reads in windows
+    held = held + st.heldout_long_scenes()
     return _topped_up("text", [s.image for s in calib]), [s.image for s in held]
 
 
@@ -90,6 +94,8 @@ def _pose() -> tuple[list[np.ndarray], list[np.ndarray]]:
     walker = sp.walker()
     held = [sp.scene(bg, scale=s, angle=a, content=walker) for bg in sp.BACKGROUNDS[::2]
             for a in (0.0, -30.0, 60.0, 180.0) for s in (0.6, 0.7)]
+    # not topped up like the other domains: with 26 unlabeled scenes more (stop 49), the detector's ONNX Runtime
+    # int8 search no longer met the floor (best 0.9886; 0.9912 with these 6) and its int8-ov read 0.995, not 0.998
     return [s.image for s in calib], [s.image for s in held]
 
 

@@ -34,7 +34,9 @@ OPSET = 14
 #: Every output element of the converted model must lie within this fraction of its output's largest
 #: magnitude (at least 1) of the source's, on every verification feed. Two runtimes reading the *same*
 #: file disagree by 2.2e-4 of that (LiteRT vs OpenVINO f32, BlazePose landmark's mask logits, up to 1653);
-#: measured after conversion: pose detector 3.6e-6, selfie segmentation 1.9e-4, pose landmark 1.1e-3.
+#: measured after conversion: pose detector 3.6e-6, selfie segmentation 1.9e-4, pose landmark 1.1e-3. On
+#: some person crops LiteRT's XNNPACK kernels stray further from the op definitions than that (1.6e-2 on
+#: those mask logits, against its own reference kernels): :func:`verify` then asks the reference kernels.
 TOLERANCE = 2e-3
 #: Why a conversion's bytes can differ between runs (the manifest records it): constants are renamed and
 #: ordered here, but tf2onnx's graph optimizer visits nodes in an order that changes between processes,
@@ -214,24 +216,59 @@ def _aligned(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def verify(source, converted, feeds: list[dict[str, np.ndarray]], tolerance: float = TOLERANCE,
-           pairs=None) -> dict[str, Any]:
+           pairs=None, referee=None) -> dict[str, Any]:
     """Compare two loaded models (``source`` and ``converted``) output by output on real ``feeds``.
 
     ``pairs`` turns a feed into (source input, converted input) pairs where the two take different forms
-    (a fixed-size NHWC conversion); outputs are matched by order (the converters keep it). Raises
-    :class:`ConversionError` when any element is off by more than ``tolerance`` x max(1, |largest output|).
+    (a fixed-size NHWC conversion); outputs are matched by order (the converters keep it). ``referee``, a
+    zero-argument callable giving the source on exact kernels (:func:`on_reference_kernels`), judges a
+    feed the conversion misses: XNNPACK's float kernels can themselves stray from an op's definition by
+    more than the tolerance on an ill-conditioned output, and the conversion is not at fault for that.
+    Raises :class:`ConversionError` when any element is off by more than ``tolerance`` x max(1, |largest
+    output|) from the source, and from the referee when there is one.
     """
-    worst, count = 0.0, 0
-    for f in feeds:
-        for a, b in (pairs or (lambda x: [(x, x)]))(next(iter(f.values()))):
-            count += 1
-            ref = _outputs(source, {source.input_name: a})
-            got = _outputs(converted, {converted.input_name: b})
-            if [r.size for r in ref] != [g.size for g in got]:
-                raise ConversionError(f"converted outputs {[g.shape for g in got]} differ from the source's "
-                                      f"{[r.shape for r in ref]}")
-            for r, g in zip(ref, got):
-                worst = max(worst, float(np.abs(r - _aligned(g, r)).max() / max(1.0, float(np.abs(r).max()))))
+    worst, count, refereed, spread, judge = 0.0, 0, 0, 0.0, None
+    try:
+        for f in feeds:
+            for a, b in (pairs or (lambda x: [(x, x)]))(next(iter(f.values()))):
+                count += 1
+                ref = _outputs(source, {source.input_name: a})
+                got = _outputs(converted, {converted.input_name: b})
+                if [r.size for r in ref] != [g.size for g in got]:
+                    raise ConversionError(f"converted outputs {[g.shape for g in got]} differ from the source's "
+                                          f"{[r.shape for r in ref]}")
+                err = _relative_error(ref, got)
+                if err > tolerance and referee is not None:
+                    judge = judge or referee()
+                    exact = _outputs(judge, {judge.input_name: a})
+                    refereed += 1
+                    spread = max(spread, _relative_error(exact, ref))
+                    err = _relative_error(exact, got)
+                worst = max(worst, err)
+    finally:
+        if judge is not None:
+            judge.close()
     if worst > tolerance:
         raise ConversionError(f"converted model differs from its source by {worst:.2e} (tolerance {tolerance:.0e})")
-    return {"feeds": count, "max_relative_error": float(f"{worst:.3g}"), "tolerance": tolerance}
+    out = {"feeds": count, "max_relative_error": float(f"{worst:.3g}"), "tolerance": tolerance}
+    if refereed:
+        out["refereed"] = {"feeds": refereed, "judged_by": "the source on LiteRT's reference kernels",
+                           "xnnpack_vs_reference_kernels": float(f"{spread:.3g}")}
+    return out
+
+
+def _relative_error(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
+    """The largest element difference of any output, over that output's largest magnitude (at least 1)."""
+    return max(float(np.abs(r - _aligned(g, r)).max() / max(1.0, float(np.abs(r).max()))) for r, g in zip(ref, got))
+
+
+def on_reference_kernels(model):
+    """A loaded ``.tflite`` model again, on LiteRT's reference kernels (no XNNPACK): each op as TFLite defines
+    it, which a faithful conversion matches (BlazePose landmark's mask logits: XNNPACK strays 1.6e-2 from
+    them on some crops, its tf2onnx conversion on ONNX Runtime 2.7e-4)."""
+    import dataclasses
+
+    from edgevid.backends.base import LoadOptions
+    from edgevid.backends.tflite import TfliteBackend
+
+    return dataclasses.replace(model, session=TfliteBackend.load(model.path, LoadOptions(options={"kernels": "reference"})))

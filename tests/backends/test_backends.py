@@ -57,6 +57,22 @@ def test_tflite_and_openvino_agree_on_blazeface(backends, real_model):
         np.testing.assert_allclose(a[k], b[k], atol=2e-3, rtol=1e-3)
 
 
+def test_tflite_runs_its_reference_kernels_when_asked(backends, real_model):
+    """``kernels="reference"`` leaves XNNPACK out (no delegate node in the plan), says so, and computes the
+    same detections: it is the exact yardstick the toolchain checks conversions against."""
+    path = real_model("blazeface_short")
+    x = _face_input()
+    fast = backends["tflite"].load(path, LoadOptions(threads=2))
+    exact = backends["tflite"].load(path, LoadOptions(options={"kernels": "reference"}))
+    ops = lambda s: {o["op_name"] for o in s.interp._get_ops_details()}  # noqa: E731
+    assert "DELEGATE" in ops(fast) and "DELEGATE" not in ops(exact)
+    assert "reference kernels" in exact.info()["notes"][0]
+    a, b = fast.run({"input": x}), exact.run({"input": x})
+    assert 1 / (1 + np.exp(-b["classificators"].max())) > 0.9
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=2e-3, rtol=1e-3)
+
+
 def test_openvino_reports_the_precision_it_runs(backends, real_model):
     path = real_model("blazeface_short")
     forced = backends["openvino"].load(path, LoadOptions(threads=1, precision="f32"))
