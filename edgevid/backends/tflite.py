@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DeviceUnavailableError, UnsupportedModelError
+from ..errors import ConfigError, DeviceUnavailableError, UnsupportedModelError
 from ..hookspecs import hookimpl
 from .base import Backend, LoadOptions, Session, TensorSpec, guess_layout, translate_errors
 
@@ -166,7 +166,11 @@ class TfliteBackend(Backend):
         if opts.precision and opts.precision not in ("f32", "fp32"):
             notes.append(f"precision hint {opts.precision!r} ignored: TFLite runs the model's own precision")
         kw = {}
-        if opts.options.get("kernels") == "reference":
+        kernels = opts.options.get("kernels", "default")
+        if kernels not in ("default", "reference"):
+            # a misspelt choice would otherwise run XNNPACK while the caller believes it checks against the reference
+            raise ConfigError(f"tflite option kernels={kernels!r}: expected \"default\" or \"reference\"")
+        if kernels == "reference":
             kw["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_REF
             notes.append("LiteRT reference kernels (no XNNPACK)")
         with translate_errors(cls.name, path, "load"):

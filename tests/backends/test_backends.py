@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgevid.backends.base import LoadOptions, format_of
-from edgevid.errors import DeviceUnavailableError, InferenceError, UnsupportedModelError
+from edgevid.errors import ConfigError, DeviceUnavailableError, InferenceError, UnsupportedModelError
 from edgevid.registry import get_registry
 
 
@@ -71,6 +71,8 @@ def test_tflite_runs_its_reference_kernels_when_asked(backends, real_model):
     assert 1 / (1 + np.exp(-b["classificators"].max())) > 0.9
     for k in a:
         np.testing.assert_allclose(a[k], b[k], atol=2e-3, rtol=1e-3)
+    with pytest.raises(ConfigError, match="kernels='refrence'"):
+        backends["tflite"].load(path, LoadOptions(options={"kernels": "refrence"}))
 
 
 def test_openvino_reports_the_precision_it_runs(backends, real_model):
