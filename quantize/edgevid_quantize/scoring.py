@@ -73,9 +73,10 @@ def score(task: str, role: str, entry: dict, backend: str, heldout, reference, o
         t.close()
 
 
-def load_at_f32(card, variant, backend: str):
-    """``variant`` of model ``card`` loaded on ``backend`` (CPU) at f32, the precision every figure is taken at."""
-    return load_model(card, Choice(card, variant, backend, "CPU", precision="f32"))
+def load_at_f32(card, variant, backend: str, options: dict | None = None):
+    """``variant`` of model ``card`` loaded on ``backend`` (CPU) at f32, the precision every figure is taken at,
+    with the backend's own ``options``."""
+    return load_model(card, Choice(card, variant, backend, "CPU", precision="f32", options=dict(options or {})))
 
 
 def file_variant(path: Path):

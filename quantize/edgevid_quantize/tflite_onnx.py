@@ -266,9 +266,6 @@ def on_reference_kernels(model):
     """A loaded ``.tflite`` model again, on LiteRT's reference kernels (no XNNPACK): each op as TFLite defines
     it, which a faithful conversion matches (BlazePose landmark's mask logits: XNNPACK strays 1.6e-2 from
     them on some crops, its tf2onnx conversion on ONNX Runtime 2.7e-4)."""
-    import dataclasses
+    from .scoring import load_at_f32
 
-    from edgevid.backends.base import LoadOptions
-    from edgevid.backends.tflite import TfliteBackend
-
-    return dataclasses.replace(model, session=TfliteBackend.load(model.path, LoadOptions(options={"kernels": "reference"})))
+    return load_at_f32(model.card, model.variant, "tflite", options={"kernels": "reference"})
