@@ -200,12 +200,27 @@ def _converter(saved_model: str, samples: list[np.ndarray], strict: bool):
     return conv
 
 
-def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float: list[str] = ()) -> dict[str, Any]:
+def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float: list[str] = (),
+             ranges: str = "calibrator", cache: Path | None = None) -> dict[str, Any]:
     """Full-integer int8 ``.tflite`` (per-channel weights, int8 activations calibrated on ``samples``, float
-    I/O so tasks feed it as the fp32 model) from onnx2tf's SavedModel; ``keep_float`` tensors stay float."""
+    I/O so tasks feed it as the fp32 model) from onnx2tf's SavedModel; ``keep_float`` nodes stay float.
+    ``ranges`` names the activation range estimator (:mod:`.tflite_ranges`); measured ranges are kept in
+    ``cache`` (a folder that lives as long as ``saved_model``), since every attempt of a search uses them."""
     import tensorflow as tf
 
-    if keep_float:
+    from . import tflite_ranges
+
+    if ranges != "calibrator":
+        ranged = cache / f"calibrated-{ranges}.tflite" if cache else None
+        if ranged and ranged.is_file():
+            model = ranged.read_bytes()
+        else:
+            model = tflite_ranges.calibrated(_converter(saved_model, samples, strict=True))
+            model = tflite_ranges.with_ranges(model, tflite_ranges.measure(model, samples, ranges))
+            if ranged:
+                ranged.write_bytes(model)
+        data = tflite_ranges.quantize(model, keep_float)
+    elif keep_float:
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=_converter(saved_model, samples, strict=False), debug_dataset=lambda: iter([samples[:1]]),
             debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(keep_float)))
@@ -215,7 +230,8 @@ def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float:
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(data)
     return {"tool": f"onnx2tf SavedModel + tf.lite.TFLiteConverter (full integer, per-channel, {len(samples)} "
-                    "representative samples)", "excluded_nodes": list(keep_float), "io": "float32"}
+                    "representative samples)", "excluded_nodes": list(keep_float), "io": "float32",
+            **tflite_ranges.recipe(ranges, len(samples))}
 
 
 def sensitivity(saved_model: str, samples: list[np.ndarray]) -> list[tuple[str, float]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import manifest
@@ -63,8 +64,8 @@ def tflite(job: Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
         if "int8-tflite" in names:
             samples = [s for f in job.calibration for s in onnx_tflite.nhwc(next(iter(f.values())), shape, lines)][:64]
             out = job.folder / "int8-tflite" / f"{onnx_src.stem}.tflite"
-            e = floor_search(job, "int8-tflite", "tflite", "tflite", out,
-                              lambda kept: in_fresh_process(onnx_tflite.quantize, conv["saved_model"], out, samples, kept),
+            make = _ranged(job, conv["saved_model"], out, samples, work)
+            e = floor_search(job, "int8-tflite", "tflite", "tflite", out, make,
                               lambda: in_fresh_process(onnx_tflite.sensitivity, conv["saved_model"], samples))
             e["recipe"].update(source=f"onnx2tf SavedModel of {recipe['source']}", input_shape=shape,
                                calibration_samples=len(samples), onnx2tf_verified=verified)
@@ -75,3 +76,37 @@ def tflite(job: Job, onnx_src: Path, variants: tuple[str, ...]) -> list[dict]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return entries
+
+
+def _ranged(job: Job, saved_model: str, out: Path, samples: list, work: Path) -> Callable[[list[str]], dict]:
+    """``make(kept)`` for the floor search: with nothing kept float, each activation range estimator in turn
+    (:data:`.tflite_ranges.ESTIMATORS`) until one meets the floor, else the best; every later attempt keeps
+    that one, its ranges measured once (in ``work``, beside the SavedModel). The recipe records each
+    estimator's figure."""
+    from . import onnx_tflite
+    from .tflite_ranges import ESTIMATORS
+
+    chosen: dict = {}
+
+    def make(kept: list[str]) -> dict:
+        if chosen:
+            return {**in_fresh_process(onnx_tflite.quantize, saved_model, out, samples, kept, chosen["ranges"], work),
+                    "range_trials": chosen["trials"]}
+        trials, best, keep = [], None, out.with_suffix(".ranges")
+        for ranges in ESTIMATORS:
+            recipe = in_fresh_process(onnx_tflite.quantize, saved_model, out, samples, kept, ranges, work)
+            accuracy = job.score(manifest.entry(job.card.id, "int8-tflite", "tflite", "int8", "quantized", out, recipe),
+                                 "tflite")
+            trials.append({"ranges": ranges, "accuracy": accuracy})
+            job.say(f"  {job.card.id} int8-tflite, {ranges} ranges: accuracy {accuracy:.4f}")
+            if best is None or accuracy > best[1]:
+                best = (ranges, accuracy, recipe)
+                shutil.copyfile(out, keep)
+            if accuracy >= job.floor:
+                break
+        shutil.copyfile(keep, out)
+        keep.unlink()
+        chosen.update(ranges=best[0], trials=trials)
+        return {**best[2], "range_trials": trials}
+
+    return make
