@@ -229,8 +229,9 @@ def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float:
         data = _converter(saved_model, samples, strict=True).convert()
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(data)
-    return {"tool": f"onnx2tf SavedModel + tf.lite.TFLiteConverter (full integer, per-channel, {len(samples)} "
-                    "representative samples)", "excluded_nodes": list(keep_float), "io": "float32",
+    how = "tf.lite.TFLiteConverter" if ranges == "calibrator" else "TFLiteConverter's calibration + mlir_quantize"
+    return {"tool": f"onnx2tf SavedModel + {how} (full integer, per-channel, {len(samples)} representative samples)",
+            "excluded_nodes": list(keep_float), "io": "float32",
             **tflite_ranges.recipe(ranges, len(samples))}
 
 

@@ -1,13 +1,10 @@
 """LiteRT's full-integer int8 in activation ranges measured on the float model (:mod:`.tflite_ranges`).
 
-BlazePose's landmark model, converted back to a TF graph by onnx2tf, quantized once in the ranges LiteRT's
-calibrator records and once in NNCF's mean-quantile ranges measured on the float model, each measured with
-the pose task's metric on held-out frames against fp32.
+BlazePose's landmark model through ``edgevid build``'s own LiteRT path (its tf2onnx conversion, onnx2tf,
+the range trials and the search), measured with the pose task's metric on held-out frames against fp32.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,63 +18,40 @@ def test_an_unknown_range_estimator_is_refused():
 
 
 @pytest.mark.slow
-def test_measured_ranges_lift_the_landmark_models_full_integer_accuracy(module_home):
-    """Calibrated as the build calibrates it, the calibrator's ranges (some of them a later op's, see the
-    module) read 0.922 of fp32 on the Zen 5 host; mean-quantile ranges from the float model read 0.986,
-    integer throughout either way. (On the six crops alone the calibrator's read better, 0.966 against
-    0.941: no estimator wins everywhere, which is why the build tries each and keeps the best.)"""
+def test_measured_ranges_lift_the_landmark_models_full_integer_accuracy(module_home, monkeypatch):
+    """In the calibrator's ranges (some of them a later op's, see the module) the landmark model reads 0.922
+    of fp32 on the Zen 5 host, in mean-quantile ranges from the float model 0.986: the build tries each
+    estimator, keeps the best, searches in it, and ships a model that is integer throughout."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from edgevid.api import load
-    from edgevid.bench.accuracy import agreement
+    from edgevid.models import store
     from edgevid.registry import get_registry
-    from edgevid.tasks.feeds import capture
-    from edgevid_quantize import onnx_tflite
-    from edgevid_quantize.build import MIN_CALIB_FEEDS, build
-    from edgevid_quantize.frames import frames
-    from edgevid_quantize.scoring import file_variant, load_at_f32, run_each, stretched_feeds, task_with
-    from edgevid_quantize.workers import in_fresh_process
+    from edgevid_quantize import build as build_mod
+    from edgevid_quantize import tflite_variants
+    from edgevid_quantize.tflite_ranges import ESTIMATORS
 
+    def tflite_only(job, variants):
+        # the build's own job and LiteRT path; OpenVINO's and ONNX Runtime's int8 are other tests' business
+        conv = build_mod._fp32_onnx(job, store.fetch(job.card.reference))
+        return [conv] + tflite_variants.tflite(job, module_home / conv["path"], variants)
+
+    monkeypatch.setattr(build_mod, "_build_model", tflite_only)
     card = get_registry().task("pose").models["landmarks"]
-    (onnx,) = [e for e in build("pose", ("fp32",), models=(card.id,), say=lambda _: None)[card.id]
-               if e["name"] == "fp32-onnx"]
-    calib, held = frames("pose")
-    ref_task = load("pose", backend="tflite", variant="fp32", precision="f32")
-    try:
-        feeds = capture(ref_task, calib)["landmarks"]
-        held = [f for f in held if capture(ref_task, [f])["landmarks"]]
-        reference = run_each(ref_task, held)
-    finally:
-        ref_task.close()
-    assert len(held) >= 8
-    src = module_home / onnx["path"]
-    shape = onnx_tflite.static_shape(src, feeds)
-    made = in_fresh_process(onnx_tflite.convert, src, module_home / "lab", shape, calib)
-    # as the build calibrates it: the crops the task makes of the calibration frames are fewer than
-    # MIN_CALIB_FEEDS, so the frames stretched to its input join them
-    assert len(feeds) < MIN_CALIB_FEEDS
-    ref = load_at_f32(card, card.reference, "tflite")
-    try:
-        feeds = feeds + stretched_feeds(card, ref, calib)
-    finally:
-        ref.close()
-    samples = [s for f in feeds for s in onnx_tflite.nhwc(next(iter(f.values())), shape)][:64]
-
-    scores = {}
-    for ranges in ("calibrator", "mean_quantile"):
-        out = module_home / "lab" / f"{ranges}.tflite"
-        recipe = in_fresh_process(onnx_tflite.quantize, made["saved_model"], out, samples, [], ranges)
-        assert recipe["range_estimator"] == ranges and recipe["excluded_nodes"] == []
-        interp = Interpreter(model_path=str(out),
+    made = build_mod.build("pose", ("int8",), models=(card.id,), say=lambda _: None, max_kept=4)[card.id]
+    e = {x["name"]: x for x in made}["int8-tflite"]
+    trials = {t["ranges"]: t["accuracy"] for t in e["recipe"]["range_trials"]}
+    assert list(trials) == list(ESTIMATORS), trials  # none met the floor, so each was tried
+    assert trials["mean_quantile"] >= 0.98 and trials["calibrator"] < trials["mean_quantile"], trials
+    assert e["recipe"]["range_estimator"] == max(trials, key=trials.get)
+    # the search starts from the chosen ranges; 4 nodes float read no better here, so full integer ships
+    assert e["recipe"]["accuracy_search"][0]["accuracy"] == max(trials.values())
+    assert e["accuracy"] == max(t["accuracy"] for t in e["recipe"]["accuracy_search"])
+    path = module_home / e["path"]
+    assert store.sha256_of(path) == e["sha256"]
+    if not e["recipe"]["excluded_nodes"]:
+        interp = Interpreter(model_path=str(path),
                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interp.allocate_tensors()
         float_ops = {o["op_name"] for o in interp._get_ops_details()
                      if o["result_types"] and o["result_types"][0] == np.float32}
-        assert float_ops == {"DEQUANTIZE"}, (ranges, float_ops)
-        task = task_with("pose", "landmarks", load_at_f32(card, file_variant(Path(out)), "tflite"), {})
-        try:
-            scores[ranges] = agreement(reference, run_each(task, held))
-        finally:
-            task.close()
-    assert scores["mean_quantile"] >= 0.98, scores
-    assert scores["mean_quantile"] > scores["calibrator"], scores
+        assert float_ops == {"DEQUANTIZE"}, float_ops
