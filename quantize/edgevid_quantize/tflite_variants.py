@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import manifest

@@ -24,7 +24,8 @@ def test_output_path_goes_float_first_then_nncf_then_onnx_runtimes_placement_mee
     most here), so NNCF quantizes the model: its plain int8 meets the floor on the face calibration's 32
     scenes (1.000; with the 4 compositions alone it read 0.983 and needed accuracy control). NNCF leaves
     the residual Adds' padded inputs float, which ONNX Runtime cannot fuse; its quantizer, given NNCF's
-    ranges and biases, quantizes every Add, and its model ships if it meets the floor too and runs faster."""
+    ranges and biases, quantizes every Add, and its model ships if it meets the floor too and runs faster
+    (whether it does depends on the CPU's int8 kernels; either way the reason is on record)."""
     import onnx
 
     from edgevid.backends.onnxruntime import OnnxRuntimeBackend
@@ -63,12 +64,15 @@ def test_output_path_goes_float_first_then_nncf_then_onnx_runtimes_placement_mee
         assert ort["accuracy"] == best_ort and nncf["opset"] == [14, 14] and nncf_accuracy >= 0.99
         # ONNX Runtime's placement with NNCF's ranges: shipped, or on record with why not
         again = recipe if placed else recipe["placed"]
-        assert max(a["accuracy"] for a in again["accuracy_search"]) >= 0.99, again["accuracy_search"]
+        placed_best = max(a["accuracy"] for a in again["accuracy_search"])
         if placed:
+            assert placed_best >= 0.99, again["accuracy_search"]
             assert recipe["tool"] == "onnxruntime.quantization.quantize_static" and recipe["speedup_over_nncf"] > 1
             assert recipe["seeded"]["activation_ranges"] >= 40 and recipe["seeded"]["corrected_biases"] >= 10
         else:
-            assert again["speedup_over_nncf"] <= 1, "met the floor, so it lost on speed"
+            # ONNX Runtime's int8 kernels differ by CPU: on the Zen 5 host (AVX-512 VNNI) the placement met the
+            # floor and lost on speed; on an AVX2-only EPYC it reads 0.973 at best, and NNCF's model ships
+            assert placed_best < 0.99 or not again["speedup_over_nncf"] or again["speedup_over_nncf"] <= 1, again
     assert int8["accuracy"] >= 0.99 and not int8["below_floor"], (int8["accuracy"], recipe["tool"])
     shipped = module_home / int8["path"]
     assert sorted(p.name for p in shipped.parent.iterdir()) == [shipped.name], "no candidate left behind"
