@@ -20,8 +20,9 @@ def test_an_unknown_range_estimator_is_refused():
 @pytest.mark.slow
 def test_measured_ranges_lift_the_landmark_models_full_integer_accuracy(module_home, monkeypatch):
     """In the calibrator's ranges (some of them a later op's, see the module) the landmark model reads 0.922
-    of fp32 on the Zen 5 host, in mean-quantile ranges from the float model 0.986: the build tries each
-    estimator, keeps the best, searches in it, and ships a model that is integer throughout."""
+    of fp32 (as on the Zen 5 of earlier stops), in mean-quantile ranges from the float model 0.986 (stop 50's
+    AVX2-only EPYC): the build tries each estimator, keeps the best, searches in it, and ships a model that
+    is integer throughout."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from edgevid.models import store
