@@ -215,10 +215,16 @@ def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float:
         if ranged and ranged.is_file():
             model = ranged.read_bytes()
         else:
-            model = tflite_ranges.calibrated(_converter(saved_model, samples, strict=True))
-            model = tflite_ranges.with_ranges(model, tflite_ranges.measure(model, samples, ranges))
-            if ranged:
-                ranged.write_bytes(model)
+            # one run of the float model gives every estimator's ranges; the others are kept for later trials
+            calibrated = tflite_ranges.calibrated(_converter(saved_model, samples, strict=True))
+            measured = tflite_ranges.measure(calibrated, samples,
+                                             tflite_ranges.ESTIMATORS[1:] if cache else (ranges,))
+            for estimator, found in measured.items():
+                with_found = tflite_ranges.with_ranges(calibrated, found)
+                if cache:
+                    (cache / f"calibrated-{estimator}.tflite").write_bytes(with_found)
+                if estimator == ranges:
+                    model = with_found
         data = tflite_ranges.quantize(model, keep_float)
     elif keep_float:
         debugger = tf.lite.experimental.QuantizationDebugger(

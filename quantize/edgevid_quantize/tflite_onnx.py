@@ -54,16 +54,15 @@ class ConversionError(Exception):
 
 def _densify(model: Any, raw: bytes) -> int:
     """Replace each ``DENSIFY`` op's output by a constant holding its dense value; returns how many."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tensorflow.lite.python import schema_py_generated as fb
+
+    from .litert import builtin_interpreter
 
     graph = model.subgraphs[0]
     ops = [op for op in graph.operators if model.operatorCodes[op.opcodeIndex].builtinCode == _DENSIFY]
     if not ops:
         return 0
-    it = Interpreter(model_content=raw, experimental_preserve_all_tensors=True,
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it.allocate_tensors()
+    it = builtin_interpreter(raw, keep_tensors=True)
     for d in it.get_input_details():
         it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
     it.invoke()

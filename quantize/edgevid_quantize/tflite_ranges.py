@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .litert import builtin_interpreter
+
 #: the range estimators tried, in order (the build keeps the first that meets the floor, else the best)
 ESTIMATORS = ("calibrator", "mean_minmax", "mean_quantile")
 #: the share of values ``mean_quantile`` leaves outside the range at each end (NNCF's default)
@@ -34,43 +36,38 @@ def calibrated(converter) -> bytes:
     return converter.convert()
 
 
-def _interpreter(model: bytes):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    # no delegate: XNNPACK would take the graph's tensors into its own buffers, out of reach
-    it = Interpreter(model_content=model, experimental_preserve_all_tensors=True,
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it.allocate_tensors()
-    return it
-
-
 def _ranged_tensors(model) -> list[int]:
     """Indices of the tensors the calibrator gave a range (the activations; weights have none)."""
     return [i for i, t in enumerate(model.subgraphs[0].tensors)
             if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min) == 1]
 
 
-def measure(model: bytes, samples: list[np.ndarray], estimator: str) -> dict[int, tuple[float, float]]:
-    """Each activation's range by ``estimator``, from running the calibrated float ``model`` on ``samples``."""
-    if estimator not in ESTIMATORS[1:]:
-        raise ValueError(f"no range estimator {estimator!r} to measure (known: {', '.join(ESTIMATORS[1:])})")
+def measure(model: bytes, samples: list[np.ndarray],
+            estimators: tuple[str, ...] = ESTIMATORS[1:]) -> dict[str, dict[int, tuple[float, float]]]:
+    """Each activation's range by each of ``estimators``, from one run of the calibrated float ``model`` over
+    ``samples``."""
+    unknown = [e for e in estimators if e not in ESTIMATORS[1:]]
+    if unknown:
+        raise ValueError(f"no range estimator {unknown[0]!r} to measure (known: {', '.join(ESTIMATORS[1:])})")
     from tensorflow.lite.tools import flatbuffer_utils
 
     tensors = _ranged_tensors(flatbuffer_utils.convert_bytearray_to_object(bytearray(model)))
-    it = _interpreter(model)
+    it = builtin_interpreter(model, keep_tensors=True)
     feed = it.get_input_details()[0]["index"]
-    lows: dict[int, list[float]] = {i: [] for i in tensors}
-    highs: dict[int, list[float]] = {i: [] for i in tensors}
-    for s in samples:
+    # per tensor: min, max, and the low and high quantiles, sample by sample (the last axis, averaged)
+    stats = np.empty((len(tensors), 4, len(samples)))
+    for n, s in enumerate(samples):
         it.set_tensor(feed, s)
         it.invoke()
-        for i in tensors:
+        for k, i in enumerate(tensors):
             a = it.get_tensor(i).ravel()
-            lo, hi = ((a.min(), a.max()) if estimator == "mean_minmax"
-                      else np.quantile(a, (OUTLIER, 1 - OUTLIER)))
-            lows[i].append(float(lo))
-            highs[i].append(float(hi))
-    return {i: (float(np.mean(lows[i])), float(np.mean(highs[i]))) for i in tensors}
+            stats[k, :2, n] = a.min(), a.max()
+            if "mean_quantile" in estimators:
+                stats[k, 2:, n] = np.quantile(a, (OUTLIER, 1 - OUTLIER))
+    mean = stats.mean(axis=-1)
+    cols = {"mean_minmax": (0, 1), "mean_quantile": (2, 3)}
+    return {e: {i: (float(mean[k, cols[e][0]]), float(mean[k, cols[e][1]])) for k, i in enumerate(tensors)}
+            for e in estimators}
 
 
 def with_ranges(model: bytes, ranges: dict[int, tuple[float, float]]) -> bytes:

@@ -119,12 +119,9 @@ def test_nncf_int8_meets_the_floor(built):
 
 def _tflite_ops(path) -> list[dict]:
     """The ops of a .tflite file as written (no delegate folding them into one node)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from edgevid_quantize.litert import builtin_interpreter
 
-    interp = Interpreter(model_path=str(path),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
-    return interp._get_ops_details()
+    return builtin_interpreter(path)._get_ops_details()
 
 
 def test_onnx2tf_conversion_matches_the_onnx_model(built):

@@ -14,7 +14,7 @@ def test_an_unknown_range_estimator_is_refused():
     from edgevid_quantize.tflite_ranges import measure
 
     with pytest.raises(ValueError, match="no range estimator 'mean_max'"):
-        measure(b"", [], "mean_max")
+        measure(b"", [], ("mean_minmax", "mean_max"))
 
 
 @pytest.mark.slow
@@ -23,12 +23,12 @@ def test_measured_ranges_lift_the_landmark_models_full_integer_accuracy(module_h
     of fp32 (as on the Zen 5 of earlier stops), in mean-quantile ranges from the float model 0.986 (stop 50's
     AVX2-only EPYC): the build tries each estimator, keeps the best, searches in it, and ships a model that
     is integer throughout."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from edgevid.models import store
     from edgevid.registry import get_registry
     from edgevid_quantize import build as build_mod
     from edgevid_quantize import tflite_variants
+    from edgevid_quantize.litert import builtin_interpreter
     from edgevid_quantize.tflite_ranges import ESTIMATORS
 
     def tflite_only(job, variants):
@@ -50,9 +50,6 @@ def test_measured_ranges_lift_the_landmark_models_full_integer_accuracy(module_h
     path = module_home / e["path"]
     assert store.sha256_of(path) == e["sha256"]
     if not e["recipe"]["excluded_nodes"]:
-        interp = Interpreter(model_path=str(path),
-                             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interp.allocate_tensors()
-        float_ops = {o["op_name"] for o in interp._get_ops_details()
+        float_ops = {o["op_name"] for o in builtin_interpreter(path)._get_ops_details()
                      if o["result_types"] and o["result_types"][0] == np.float32}
         assert float_ops == {"DEQUANTIZE"}, float_ops
