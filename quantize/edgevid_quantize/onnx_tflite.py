@@ -219,12 +219,11 @@ def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float:
             calibrated = tflite_ranges.calibrated(_converter(saved_model, samples, strict=True))
             measured = tflite_ranges.measure(calibrated, samples,
                                              tflite_ranges.ESTIMATORS[1:] if cache else (ranges,))
-            for estimator, found in measured.items():
-                with_found = tflite_ranges.with_ranges(calibrated, found)
-                if cache:
-                    (cache / f"calibrated-{estimator}.tflite").write_bytes(with_found)
-                if estimator == ranges:
-                    model = with_found
+            models = {e: tflite_ranges.with_ranges(calibrated, found) for e, found in measured.items()}
+            if cache:
+                for e, m in models.items():
+                    (cache / f"calibrated-{e}.tflite").write_bytes(m)
+            model = models[ranges]
         data = tflite_ranges.quantize(model, keep_float)
     elif keep_float:
         debugger = tf.lite.experimental.QuantizationDebugger(
