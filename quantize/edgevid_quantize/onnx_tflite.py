@@ -200,6 +200,11 @@ def _converter(saved_model: str, samples: list[np.ndarray], strict: bool):
     return conv
 
 
+def _ranged_path(cache: Path, estimator: str) -> Path:
+    """Where the calibrated model in ``estimator``'s measured ranges is kept, in ``cache``."""
+    return cache / f"calibrated-{estimator}.tflite"
+
+
 def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float: list[str] = (),
              ranges: str = "calibrator", cache: Path | None = None) -> dict[str, Any]:
     """Full-integer int8 ``.tflite`` (per-channel weights, int8 activations calibrated on ``samples``, float
@@ -211,9 +216,8 @@ def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float:
     from . import tflite_ranges
 
     if ranges != "calibrator":
-        ranged = cache / f"calibrated-{ranges}.tflite" if cache else None
-        if ranged and ranged.is_file():
-            model = ranged.read_bytes()
+        if cache and _ranged_path(cache, ranges).is_file():
+            model = _ranged_path(cache, ranges).read_bytes()
         else:
             # one run of the float model gives every estimator's ranges; the others are kept for later trials
             calibrated = tflite_ranges.calibrated(_converter(saved_model, samples, strict=True))
@@ -222,7 +226,7 @@ def quantize(saved_model: str, dst: Path, samples: list[np.ndarray], keep_float:
             models = {e: tflite_ranges.with_ranges(calibrated, found) for e, found in measured.items()}
             if cache:
                 for e, m in models.items():
-                    (cache / f"calibrated-{e}.tflite").write_bytes(m)
+                    _ranged_path(cache, e).write_bytes(m)
             model = models[ranges]
         data = tflite_ranges.quantize(model, keep_float)
     elif keep_float:

@@ -52,9 +52,12 @@ def test_output_path_goes_float_first_then_nncf_then_onnx_runtimes_placement_mee
     assert search[1]["kept_float"] == len(path) and search[1]["accuracy"] >= 0.9, search
     assert search[1]["accuracy"] - search[0]["accuracy"] > 0.2
     if search[1]["accuracy"] < 0.99:
-        # the path, then the ranking's next 4, 8, 16 and 18 (to 32 in all), stopping at the floor
+        # the path, then with it each of the ranking's first 4 alone, then its first 4, 8, 16 and 18 (to 32
+        # in all), stopping at the floor
         counts = [a["kept_float"] for a in search[2:]]
-        assert counts and counts == [18, 22, 30, 32][:len(counts)], counts
+        assert counts and counts == [15, 15, 15, 15, 18, 22, 30, 32][:len(counts)], counts
+        alone = [a["alone"] for a in search[2:6]]
+        assert len(set(alone)) == len(alone) and not set(alone) & set(path), alone
         assert all(a["accuracy"] < 0.99 for a in search[:-1]), search
     best_ort = max(a["accuracy"] for a in search)
     if best_ort < 0.99:
@@ -94,6 +97,43 @@ def test_output_path_goes_float_first_then_nncf_then_onnx_runtimes_placement_mee
     lat = recipe["latency"]["onnxruntime"]
     assert lat["ms"] > 0 and lat["fp32_ms"] > 0
     assert abs(lat["speedup"] - lat["fp32_ms"] / lat["ms"]) < 0.01 * lat["speedup"], lat
+
+
+def test_one_node_float_alone_lifts_the_pose_detector_to_the_floor(module_home, monkeypatch):
+    """BlazePose's detector as ONNX Runtime int8 (7-bit weights without VNNI) read 0.9899 of fp32 on an
+    AVX2-only EPYC, just under the floor; its 4 worst nodes float together, 0.938; more, 0.987 at best; NNCF's
+    model then shipped at 0.999 but ran 0.72x fp32. Each of the 4 worst alone is tried before they are kept
+    together, and the 4th alone reads 0.995: ONNX Runtime's own model ships, with one node float and faster
+    than fp32 (1.27x there). With a budget of 4 float nodes, the output path's first 4 nodes go first (0.985)."""
+    from edgevid.registry import get_registry
+    from edgevid_quantize import build as build_mod
+    from edgevid_quantize import int8_variants, ort_int8, tflite_variants
+
+    monkeypatch.setattr(int8_variants, "openvino", lambda job, src: None)
+    monkeypatch.setattr(tflite_variants, "tflite", lambda job, src, variants: [])
+    card = get_registry().task("pose").models["detector"]
+    made = build_mod.build("pose", ("int8",), models=(card.id,), say=lambda s: None, max_kept=4)[card.id]
+    (int8,) = [e for e in made if e["name"] == "int8"]
+    recipe = int8["recipe"]
+    assert int8["accuracy"] >= 0.99 and not int8["below_floor"], recipe.get("ort_quantizer", recipe)["accuracy_search"]
+    # ONNX Runtime's quantizer met the floor itself, so NNCF was never asked
+    assert recipe["tool"] == "onnxruntime.quantization.quantize_static" and "nncf" not in recipe, recipe["tool"]
+    search = recipe["accuracy_search"]
+    assert search[0]["kept_float"] == 0 and search[-1]["accuracy"] == int8["accuracy"]
+    if len(search) > 1:  # plain int8 missed the floor (it did on both hosts measured)
+        # after the output path (as one step), each of the ranking's first 4 alone, the path kept with them
+        # only if it helped, before any more are kept together; the floor met ends the search
+        alone = [i for i, a in enumerate(search) if "alone" in a]
+        assert alone and alone == list(range(alone[0], alone[0] + len(alone))) and len(alone) <= 4, search
+        assert len({search[i]["alone"] for i in alone}) == len(alone), search
+        assert all(a["accuracy"] < 0.99 for a in search[:-1]), search
+        assert set(recipe["kept_float_sensitivity"]) <= set(recipe["excluded_nodes"])
+        if "alone" in search[-1]:
+            assert search[-1]["alone"] in recipe["excluded_nodes"]
+            assert search[-1]["kept_float"] == len(recipe["excluded_nodes"]), search
+        # without VNNI (7-bit weights), one node alone met it on the AVX2-only EPYC where 4 together did not
+        assert "alone" in search[-1] or not ort_int8.saturates(), search
+    assert recipe["latency"]["onnxruntime"]["speedup"] > 0
 
 
 def test_a_failing_nncf_fallback_leaves_onnx_runtimes_model_and_says_why(module_home, monkeypatch):
